@@ -1,0 +1,94 @@
+"""Reusable click options shared by several verbs (structure, potential, temperatures)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+from ase import Atoms
+
+from ..errors import StructureError
+from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.registry import load_potential
+from ..structures.crystals import STRUCTURES, crystal, read_structure
+
+
+class GreedyOption(click.Option):
+    """A multiple option that also takes the words following it: ``-T 300 1000 2000``."""
+
+    def add_to_parser(self, parser, ctx):  # noqa: ANN001 - click internals
+        result = super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            opt = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if opt is None:
+                continue
+            previous = opt.process
+
+            def process(value, state, previous=previous, prefixes=opt.prefixes):
+                values = [value]
+                while state.rargs and not any(state.rargs[0].startswith(p) for p in prefixes):
+                    values.append(state.rargs.pop(0))
+                for v in values:
+                    previous(v, state)
+
+            opt.process = process
+        return result
+
+
+def structure_options(func: Callable) -> Callable:
+    """--structure/--structure-file, --element, --volume/--lattice-constant, --cells, --mass."""
+    options = [
+        click.option("--structure", "structure", default=None,
+                     help=f"Prototype: {', '.join(STRUCTURES)}."),
+        click.option("--structure-file", type=click.Path(dir_okay=False), default=None,
+                     help="Any structure file ASE reads (instead of --structure)."),
+        click.option("--element", default=None,
+                     help="Chemical symbol (default: the potential's element)."),
+        click.option("--volume", type=float, default=None, help="Volume per atom, Å³."),
+        click.option("--lattice-constant", type=float, default=None,
+                     help="Conventional lattice constant, Å."),
+        click.option("--cells", cls=GreedyOption, type=int, multiple=True,
+                     help="Supercell repetitions: one integer (n n n) or three."),
+        click.option("--mass", type=float, default=None, help="Atomic mass, amu."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def potential_option(func: Callable) -> Callable:
+    return click.option("--potential", required=True,
+                        help="lammps:NAME (shipped with LAMMPS) or a .snap/.snapcoeff/EAM file."
+                        )(func)
+
+
+def temperature_option(func: Callable | None = None, *, required: bool = True) -> Callable:
+    """``-T/--temperatures 300 1000 2000`` (K)."""
+    decorator = click.option("-T", "--temperatures", cls=GreedyOption, type=float, multiple=True,
+                             required=required,
+                             help="Temperatures in K: -T 300 1000 2000 (or repeat -T).")
+    return decorator(func) if func is not None else decorator
+
+
+def build_structure(potential: PairPotential | LinearPotential, structure: str | None,
+                    structure_file: str | None, element: str | None, volume: float | None,
+                    lattice_constant: float | None, cells: tuple[int, ...] | None,
+                    mass: float | None) -> Atoms:
+    """The crystal the structure options describe."""
+    if structure_file:
+        return read_structure(structure_file, mass=mass)
+    if structure is None:
+        raise StructureError("give --structure (a prototype) or --structure-file")
+    if element is None:
+        if len(potential.elements) != 1:
+            raise StructureError("give --element: the potential has several elements")
+        element = potential.elements[0]
+    if cells and len(cells) not in (1, 3):
+        raise StructureError(f"--cells takes one or three integers, got {len(cells)}")
+    reps = (cells[0],) * 3 if len(cells or ()) == 1 else (tuple(cells) or (1, 1, 1))
+    return crystal(structure, element, volume=volume, lattice_constant=lattice_constant,
+                   cells=reps, mass=mass)
+
+
+def resolve_potential(name: str, element: str | None = None) -> PairPotential | LinearPotential:
+    return load_potential(name, element=element)

