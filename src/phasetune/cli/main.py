@@ -16,6 +16,7 @@ from .. import __version__
 COMMAND_MODULES = [
     "phasetune.cli.doctor",
     "phasetune.cli.harmonic",
+    "phasetune.cli.archive",
 ]
 
 
