@@ -180,6 +180,13 @@ class Engine:
             raise EngineError(f"compute {compute_id!r} returned nothing while {self.context}")
         return np.asarray(arr)[: self.n_atoms][self._order]
 
+    def per_atom_vectors(self, compute_id: str) -> np.ndarray:
+        """A per-atom compute laid out as [x-block, y-block, z-block] (e.g. ``snad/atom``),
+        returned as (N, 3, n_cols/3) in ASE's frame and atom order."""
+        arr = self.per_atom_compute(compute_id)
+        vectors = arr.reshape(self.n_atoms, 3, arr.shape[1] // 3)
+        return np.einsum("iak,ba->ibk", vectors, self.rotation)
+
     def compute_mean(self, compute_id: str) -> np.ndarray:
         """Column means of a per-atom array compute (order-independent; no copy of the rows)."""
         from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
