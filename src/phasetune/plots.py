@@ -47,3 +47,48 @@ def plot_free_energies(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarra
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_phase_stability(comparison, path: str | Path, title: str = "",
+                         ensemble: dict | None = None) -> Path:
+    """F(T) per phase and ΔF(T) bands, unsolved points hollow;
+    with an ensemble, a histogram of T_c per phase pair."""
+    plt = _pyplot()
+    ncols = 3 if ensemble else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.8), dpi=120)
+    t = comparison.temperatures
+    for name, p in comparison.predictions.items():
+        f, ok = p.F_total[:, 0], p.solved[:, 0]
+        (line,) = axes[0].plot(t, f, label=name)
+        axes[0].plot(t[~ok], f[~ok], "o", mfc="none", color=line.get_color(), ms=4)
+    axes[0].set_xlabel("T (K)")
+    axes[0].set_ylabel("F (eV/atom)")
+    axes[0].legend()
+    for key, (d, sig, ok) in comparison.delta.items():
+        (line,) = axes[1].plot(t, 1e3 * d, label=key)
+        axes[1].fill_between(t, 1e3 * (d - sig), 1e3 * (d + sig), color=line.get_color(),
+                             alpha=0.3)
+        axes[1].plot(t[~ok], 1e3 * d[~ok], "o", mfc="none", color=line.get_color(), ms=4)
+    for items in comparison.transitions.values():
+        for tr in items:
+            if tr.kind == "root":
+                axes[1].axvline(tr.T_c, color="k", ls="--", lw=0.8)
+    axes[1].axhline(0, color="k", lw=0.5)
+    axes[1].set_xlabel("T (K)")
+    axes[1].set_ylabel("ΔF (meV/atom)")
+    axes[1].legend()
+    if ensemble:
+        for key, ens in ensemble.items():
+            vals = ens.T_c[ens.solved]
+            if vals.size:
+                axes[2].hist(vals, bins=40, alpha=0.6, label=key)
+        axes[2].set_xlabel("T_c (K)")
+        axes[2].set_ylabel("models")
+        axes[2].legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -9,28 +9,14 @@ from functools import wraps
 from typing import Any
 
 import click
-import numpy as np
 
 from ..errors import PhasetuneError
-
-
-def _to_jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
+from ..jsonutil import to_jsonable
 
 
 def emit_json(payload: Any) -> None:
     """Print ``payload`` as JSON (numpy arrays and scalars converted, NaN → null)."""
-    click.echo(json.dumps(_to_jsonable(payload), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(to_jsonable(payload), indent=2, ensure_ascii=False))
 
 
 def handle_errors(func: Callable) -> Callable:

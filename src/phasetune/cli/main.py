@@ -17,6 +17,9 @@ COMMAND_MODULES = [
     "phasetune.cli.doctor",
     "phasetune.cli.harmonic",
     "phasetune.cli.archive",
+    "phasetune.cli.estimate",
+    "phasetune.cli.phases",
+    "phasetune.cli.tune",
 ]
 
 

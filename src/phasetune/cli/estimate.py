@@ -1,0 +1,140 @@
+"""``phasetune import-descriptordos``, ``fit`` and ``predict``: from archives to F(θ, T)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .. import __version__
+from ..conventions import Conventions
+from ..errors import PhasetuneError
+from .common import emit_json, handle_errors
+from .options import resolve_potential, temperature_option
+
+
+def read_thetas(path: str, n_components: int) -> np.ndarray:
+    """θ per row from ``.npy`` or text; (n_models, N_D)."""
+    p = Path(path)
+    try:
+        thetas = np.load(p) if p.suffix == ".npy" else np.loadtxt(p, ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise PhasetuneError(f"cannot read θ file {path}: {exc}",
+                             "give a .npy array or a text file with one θ per row") from exc
+    thetas = np.atleast_2d(thetas)
+    if thetas.shape[1] != n_components:
+        raise PhasetuneError(f"{path}: rows have {thetas.shape[1]} values, the archive's "
+                             f"descriptors have {n_components}",
+                             "one θ per row, fixed components included (=1), β0 excluded")
+    return thetas
+
+
+@click.command("import-descriptordos")
+@click.argument("pickles", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Archive to write (.h5).")
+@click.option("--snapparam", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Descriptor hyper-parameters the data were sampled with.")
+@handle_errors
+def import_command(pickles, output, snapparam) -> None:
+    """Convert reference-implementation (DescriptorDOS) pickles into one phasetune archive.
+
+    Pickles are read through a restricted unpickler (arrays, numbers, strings, lists, dicts).
+    """
+    from ..archive.hdf5 import write_archive
+    from ..legacy.descriptordos import import_descriptordos
+
+    volumes = [import_descriptordos(p, snapparam=snapparam) for p in pickles]
+    metadata = {
+        "conventions": Conventions().as_dict(),
+        "sampler": {"flavour": "hessian", "source": "DescriptorDOS import"},
+        "reference_potential": {"name": "unknown (imported)", "sources": list(pickles)},
+        "provenance": {"imported_by": f"phasetune {__version__}",
+                       "files": [pv.provenance for pv in volumes]},
+    }
+    write_archive(output, volumes, metadata)
+    click.echo(f"wrote {output}: phases {', '.join(pv.reference.phase for pv in volumes)}")
+
+
+@click.command("fit")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--degree", default="4", show_default=True, help="Score degree 2–8, or auto.")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def fit_command(archive, degree, as_json) -> None:
+    """Fit the shell entropies of every phase and store them beside the archive."""
+    from ..archive.hdf5 import read_archive
+    from ..estimator.store import fit_path, fitted
+
+    deg = degree if degree == "auto" else int(degree)
+    data = read_archive(archive)
+    report = []
+    for phase in data.phases:
+        for k, pv in enumerate(data.volumes(phase)):
+            fit, refitted = fitted(archive, phase, k, pv, deg)
+            report.append({"phase": phase, "volume_index": k, "shells": len(fit.shells),
+                           "refitted": refitted, "version": fit.version, "notes": fit.notes})
+    if as_json:
+        emit_json({"fit_file": str(fit_path(archive)), "fits": report})
+        return
+    for r in report:
+        state = "fitted" if r["refitted"] else "up to date"
+        click.echo(f"{r['phase']} v{r['volume_index']}: {r['shells']} shells, {state}")
+    click.echo(f"fits stored in {fit_path(archive)}")
+
+
+@click.command("predict")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--potential", required=True, help="lammps:NAME or a SNAP file (θ and β0).")
+@click.option("--theta-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="θ per row (.npy or text) instead of the potential's θ.")
+@temperature_option
+@click.option("--phase", "phases", multiple=True, help="Only these phases (repeatable).")
+@click.option("--modes", type=click.Choice(["3N", "3N-3"]), default="3N", show_default=True)
+@click.option("--degree", default="4", show_default=True)
+@click.option("--gradient", is_flag=True, help="Include D* = ∂F/∂θ.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="F(T) with error bands (first model) to this PNG.")
+@handle_errors
+def predict_command(archive, potential, theta_file, temperatures, phases, modes, degree,
+                    gradient, as_json, plot) -> None:
+    """Free energies F(θ, T) per atom of each phase for a potential (or a θ ensemble)."""
+    from ..estimator.store import check_potential, load_estimators
+
+    pot = resolve_potential(potential)
+    deg = degree if degree == "auto" else int(degree)
+    estimators = load_estimators(archive, phases=list(phases) or None,
+                                 conventions=Conventions(modes=modes), degree=deg)
+    first = next(iter(estimators.values()))
+    for est in estimators.values():
+        check_potential(pot, est.phase_volume)
+    thetas = read_thetas(theta_file, first.n_components) if theta_file else pot.theta[None]
+    t = np.asarray(temperatures, dtype=float)
+    preds = {n: e.predict(thetas, t, gradient=gradient, beta0=pot.beta0())
+             for n, e in estimators.items()}
+    if plot:
+        from ..plots import plot_free_energies
+
+        plot_free_energies({n: (t, p.F_total[:, 0], p.sigma_F[:, 0]) for n, p in preds.items()},
+                           plot, title=f"D-DOS free energy, {pot.name}")
+    if as_json:
+        emit_json({"archive": archive, "potential": pot.name, "n_models": len(thetas),
+                   "phases": {n: p.to_dict() for n, p in preds.items()}})
+        return
+    for name, p in preds.items():
+        click.echo(f"{name}: {pot.name}, {len(thetas)} model(s), conventions "
+                   f"{json.dumps(p.conventions, ensure_ascii=False)}")
+        click.echo(f"{'T (K)':>8} {'F (eV/atom)':>14} {'σ_F (meV)':>10} {'F_vib':>10} "
+                   f"{'α*':>8} {'solved':>6}")
+        for k, temp in enumerate(t):
+            click.echo(f"{temp:8.1f} {p.F_total[k, 0]:14.6f} {1e3 * p.sigma_F[k, 0]:10.3f} "
+                       f"{p.F_vib[k, 0]:10.5f} {p.alpha_star[k, 0]:8.3f} "
+                       f"{'yes' if p.solved[k, 0] else 'NO':>6}")
+            if not p.solved[k, 0]:
+                click.echo(f"{'':8} not solved: {'; '.join(p.reasons(k, 0))}")
+
+
+commands = [import_command, fit_command, predict_command]

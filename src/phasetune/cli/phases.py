@@ -1,0 +1,101 @@
+"""``phasetune phases``: ΔF(T) between phases, stable phase, T_c (with ∂T_c/∂θ), ensembles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ..conventions import Conventions
+from ..errors import PhasetuneError
+from .common import emit_json, handle_errors
+from .estimate import read_thetas
+from .options import resolve_potential, temperature_option
+
+
+def temperature_grid(values: tuple[float, ...], points: int) -> np.ndarray:
+    """Two values: a range with ``points`` points; more: the values themselves."""
+    if len(values) == 2:
+        return np.linspace(min(values), max(values), points)
+    return np.sort(np.asarray(values, dtype=float))
+
+
+@click.command("phases")
+@click.argument("archives", nargs=-1, required=True, type=click.Path(exists=True,
+                                                                      dir_okay=False))
+@click.option("--potential", required=True, help="lammps:NAME or a SNAP file.")
+@temperature_option(required=False)
+@click.option("--points", type=int, default=60, show_default=True,
+              help="Grid points when -T gives a range (two values).")
+@click.option("--theta-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A θ ensemble (one per row): distributions of T_c.")
+@click.option("--modes", type=click.Choice(["3N", "3N-3"]), default="3N", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="F(T) per phase and ΔF(T) with bands (and the T_c histogram) to this PNG.")
+@handle_errors
+def command(archives, potential, temperatures, points, theta_file, modes, as_json, plot) -> None:
+    """Which phase is stable, the transition temperatures and how sure we are."""
+    from ..estimator.store import check_potential
+    from ..phases.ensembles import ensemble_transition
+    from ..phases.stability import compare_phases
+    from ..plots import plot_phase_stability
+    from ..tuning.run import load_phase_estimators
+
+    pot = resolve_potential(potential)
+    estimators = load_phase_estimators([Path(a) for a in archives], Conventions(modes=modes), 4)
+    for est in estimators.values():
+        check_potential(pot, est.phase_volume)
+    grid = temperature_grid(temperatures or (100.0, 3000.0), points)
+    comparison = compare_phases(estimators, pot.theta, grid, beta0=pot.beta0())
+    payload = {"potential": pot.name, **comparison.to_dict()}
+    ensemble = {}
+    if theta_file:
+        thetas = read_thetas(theta_file, next(iter(estimators.values())).n_components)
+        names = list(estimators)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                ens = ensemble_transition(estimators[a], estimators[b], thetas, grid)
+                ensemble[f"{a}/{b}"] = ens
+                payload.setdefault("ensemble", {})[f"{a}/{b}"] = {
+                    **ens.summary(), "T_c": ens.T_c}
+    if plot:
+        plot_phase_stability(comparison, plot, title=pot.name, ensemble=ensemble)
+    if as_json:
+        emit_json(payload)
+        return
+    _print_table(comparison, pot.name, ensemble)
+
+
+def _print_table(comparison, name, ensemble) -> None:
+    names = list(comparison.predictions)
+    click.echo(f"{name}: F per atom (eV), σ in meV; '*' marks unsolved points")
+    header = f"{'T (K)':>8} " + " ".join(f"{'F_' + n:>13} {'σ':>5}" for n in names)
+    click.echo(header + f" {'stable':>7}")
+    for k, t in enumerate(comparison.temperatures):
+        cells = []
+        for n in names:
+            p = comparison.predictions[n]
+            mark = " " if p.solved[k, 0] else "*"
+            cells.append(f"{p.F_total[k, 0]:12.5f}{mark} {1e3 * p.sigma_F[k, 0]:5.2f}")
+        click.echo(f"{t:8.1f} " + " ".join(cells) + f" {comparison.stable[k] or '-':>7}")
+    for pair, items in comparison.transitions.items():
+        for tr in items:
+            if tr.kind == "root":
+                flag = "" if tr.solved else " (bracket not fully solved)"
+                click.echo(f"T_c({tr.low}→{tr.high}) = {tr.T_c:.1f} ± {tr.sigma_Tc:.1f} K"
+                           f"{flag}")
+            elif tr.kind in ("above", "below"):
+                sign = ">" if tr.kind == "above" else "<"
+                click.echo(f"{pair}: no transition in the solved range; T_c {sign} "
+                           f"{tr.bound:.0f} K ({tr.low} stable there)")
+            else:
+                click.echo(f"{pair}: no transition in the solved range")
+    for pair, ens in ensemble.items():
+        s = ens.summary()
+        if "mean" in s:
+            click.echo(f"ensemble {pair}: T_c = {s['mean']:.1f} ± {s['std']:.1f} K over "
+                       f"{s['n_models']} models ({100 * s['solved_fraction']:.0f}% solved)")
+        else:
+            raise PhasetuneError(f"ensemble {pair}: no member has a solved transition")

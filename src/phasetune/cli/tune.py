@@ -1,0 +1,42 @@
+"""``phasetune tune TUNE.yaml``: fine-tune θ to thermodynamic targets, write the potential."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import emit_json, handle_errors
+
+
+@click.command("tune")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def command(config, as_json) -> None:
+    """Tune θ (no new sampling) and write the tuned potential, report.json and a plot."""
+    from ..tuning.run import run_tune
+    from ..tuning.spec import load_tune_spec
+
+    outcome = run_tune(load_tune_spec(config))
+    report = {**outcome.report, "files": {k: str(v) for k, v in outcome.files.items()}}
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(f"{report['message']}; |Δθ|/|θ| = {report['relative_theta_change']:.3e}")
+        for row in report["targets"]:
+            click.echo(f"  {row['target']}: residual {1e3 * row['residual_before_eV']:.3f} → "
+                       f"{1e3 * row['residual_after_eV']:.3f} meV/atom")
+            for before, after in zip(row.get("transitions_before", []),
+                                     row.get("transitions_after", []), strict=False):
+                click.echo(f"    T_c {before.get('T_c', float('nan')):.1f} K → "
+                           f"{after.get('T_c', float('nan')):.1f} K")
+        if "training" in report:
+            t = report["training"]
+            click.echo(f"  training RMSE: E {1e3 * t['rmse_energy_before_eV_per_atom']:.3f} → "
+                       f"{1e3 * t['rmse_energy_after_eV_per_atom']:.3f} meV/atom, F "
+                       f"{t['rmse_force_before_eV_per_A']:.4f} → "
+                       f"{t['rmse_force_after_eV_per_A']:.4f} eV/Å")
+        for key, path in report["files"].items():
+            click.echo(f"  {key}: {path}")
+    sys.exit(0 if outcome.result.converged else 3)

@@ -1,0 +1,232 @@
+"""The D-DOS free-energy estimator (method.md §2.4 and §7).
+
+:class:`DDOSEstimator` precomputes, once per (phase, volume): the score fits (§6), the Legendre
+conjugate tables (§7 precompute 2), the α smoother (§7 precompute 3); then
+:meth:`DDOSEstimator.predict` evaluates F_total, F_vib, σ_F, α*, T_α*, s, solved, n_clamped and
+optionally D* and the Hessian for n_models × n_T in memory-bounded chunks of models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..archive.model import PhaseVolume
+from ..constants import KB
+from ..conventions import Conventions
+from ..errors import EstimatorError
+from ..harmonic.free_energy import shell_temperature
+from ..scoring.score_matching import (
+    DEFAULT_DEGREE,
+    DEFAULT_RIDGE,
+    MAX_DEGREE,
+    Degree,
+    PhaseVolumeFit,
+    fit_phase_volume,
+)
+from .conjugate import N_SLOPES, POLY_TOL, ConjugateTables
+from .prediction import CLAMPED, Prediction
+from .saddle import SaddleSolver, assemble
+from .smoother import DEFAULT_DEGREE as SMOOTHER_DEGREE
+from .smoother import AlphaSmoother
+from .terms import CumulantChunk, FrameStack, ScoreChunk
+
+DEFAULT_CONVENTIONS = Conventions()
+HESSIAN_LIMIT = 2**27
+"""Largest Hessian output (floats, 1 GiB) returned by one call."""
+MEMORY_BUDGET = 2**21
+"""Floats of working memory per chunk of models (16 MiB)."""
+
+
+class DDOSEstimator:
+    """Free energies of linear potentials E = N[β0 + θ·D] for one (phase, volume).
+
+    Args:
+        phase_volume: reference, shells and descriptor info.
+        conventions: mode count etc. (method.md §3); recorded in every Prediction.
+        degree: score degree K (2–8) or ``"auto"`` (held-out objective over batches).
+        ridge: λ of the scale-free score ridge.
+        smoother_degree: Legendre degree of the α smoother (≤ 5 recommended).
+        n_slopes: conjugate table size per (shell, component).
+        poly_tol: accuracy (βF per atom, per pair) demanded of the polynomial fast path.
+        fit: a precomputed :class:`PhaseVolumeFit` (must not be stale).
+    """
+
+    def __init__(self, phase_volume: PhaseVolume, conventions: Conventions = DEFAULT_CONVENTIONS,
+                 degree: Degree = DEFAULT_DEGREE, *, ridge: float = DEFAULT_RIDGE,
+                 smoother_degree: int = SMOOTHER_DEGREE, n_slopes: int = N_SLOPES,
+                 poly_tol: float = POLY_TOL, fit: PhaseVolumeFit | None = None):
+        if phase_volume.flavour != "hessian":
+            raise EstimatorError(f"sampler flavour {phase_volume.flavour!r} has no estimator path",
+                                 "use Hessian-isosurface archives (kinetic shells need §4.5)")
+        shells = sorted(phase_volume.shells, key=lambda s: s.alpha)
+        self.phase_volume = PhaseVolume(phase_volume.reference, shells, phase_volume.descriptors,
+                                        phase_volume.flavour, phase_volume.provenance)
+        ref = self.reference = phase_volume.reference
+        self.conventions = conventions
+        self.r = conventions.modes_per_atom(ref.n_atoms)
+        self.n_components = len(ref.D0)
+        self.fixed = np.asarray(phase_volume.descriptors.fixed, dtype=bool)
+        if self.fixed.shape != (self.n_components,):
+            raise EstimatorError(f"descriptor info has {self.fixed.size} components, D0 has "
+                                 f"{self.n_components}")
+        self.degree, self.ridge = degree, ridge
+        self._settings = dict(ridge=ridge, smoother_degree=smoother_degree, n_slopes=n_slopes,
+                              poly_tol=poly_tol)
+        if fit is None:
+            fit = fit_phase_volume(self.phase_volume, degree, ridge)
+        elif fit.is_stale(self.phase_volume):
+            raise EstimatorError("the score fit is stale: it was made from other data, settings "
+                                 "or phasetune fit version", "refit (phasetune fit)")
+        self.fit = fit
+        self.alphas = self.phase_volume.alphas
+        self.tables = ConjugateTables.from_fits(fit.shells, n_slopes, poly_tol)
+        self.frames = FrameStack(np.stack([f.rotation for f in fit.shells]),
+                                 np.stack([f.mean for f in fit.shells]),
+                                 np.stack([f.scale for f in fit.shells]), ref.n_atoms)
+        self.smoother = AlphaSmoother(self.alphas, smoother_degree)
+        self.solver = SaddleSolver(self.smoother, self.r)
+        self.d0 = np.asarray(ref.D0, dtype=float)
+        self._mu = np.stack([s.mean for s in shells]) - self.d0
+        self._k = ref.n_atoms * np.stack([s.cov for s in shells])
+        self._alternative: DDOSEstimator | None = None
+
+    # ------------------------------------------------------------------------------------------
+    # validation
+
+    def check_theta(self, theta: np.ndarray) -> np.ndarray:
+        """θ as (n_models, N_D) float, with fixed components validated to be 1."""
+        th = np.asarray(theta, dtype=float)
+        if th.ndim == 1:
+            th = th[None, :]
+        if th.ndim != 2 or th.shape[1] != self.n_components:
+            raise EstimatorError(
+                f"θ has shape {np.shape(theta)}; expected (N_D,) or (n_models, N_D) with "
+                f"N_D = {self.n_components} (including {int(self.fixed.sum())} fixed components)",
+                "pass all descriptor coefficients, without the constant β0",
+            )
+        if not np.all(np.isfinite(th)):
+            raise EstimatorError("θ contains non-finite values")
+        if self.fixed.any() and not np.allclose(th[:, self.fixed], 1.0, rtol=0.0, atol=1e-12):
+            labels = [self.phase_volume.descriptors.labels[i] for i in np.flatnonzero(self.fixed)]
+            raise EstimatorError(f"fixed components {labels} must have coefficient 1",
+                                 "set θ of fixed (θ-independent) components to 1")
+        return th
+
+    @staticmethod
+    def check_temperatures(temperatures) -> np.ndarray:
+        t = np.atleast_1d(np.asarray(temperatures, dtype=float))
+        if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(t <= 0):
+            raise EstimatorError(f"temperatures must be a 1-d array of positive values, got {t}")
+        return t
+
+    # ------------------------------------------------------------------------------------------
+    # prediction
+
+    def predict(self, theta, temperatures, *, gradient: bool = False, hessian: bool = False,
+                chunk_size: int | None = None, route: str = "score",
+                beta0: float | np.ndarray | None = None) -> Prediction:
+        """F(θ, T) and friends for every model and temperature (method.md §7 per call).
+
+        Args:
+            theta: (n_models, N_D) or (N_D,) coefficients, eV per feature unit (fixed
+                components = 1; β0 not included).
+            temperatures: (n_T,) K.
+            gradient: also return D* = ∂F_total/∂θ (n_T, n_models, N_D).
+            hessian: also return ∂²F_total/∂θ∂θᵀ (n_T, n_models, N_D, N_D).
+            chunk_size: models per chunk (default from a 16 MiB working-memory budget).
+            route: ``"score"`` (default) or ``"cumulant"`` (second-order cross-check).
+            beta0: constant β0 of the evaluated potential(s), eV/atom, scalar or (n_models,)
+                (default: ``reference.beta0``).
+
+        Returns:
+            :class:`Prediction` with (n_T, n_models) arrays.
+        """
+        th = self.check_theta(theta)
+        temps = self.check_temperatures(temperatures)
+        if route not in ("score", "cumulant"):
+            raise EstimatorError(f"unknown route {route!r}", "use 'score' or 'cumulant'")
+        n_t, n_m, n_d = temps.size, th.shape[0], self.n_components
+        n_a = self.alphas.size
+        if hessian and n_t * n_m * n_d * n_d > HESSIAN_LIMIT:
+            raise EstimatorError(
+                f"the Hessian of {n_m} models × {n_t} temperatures needs "
+                f"{8 * n_t * n_m * n_d * n_d / 2**30:.1f} GiB",
+                "request Hessians for fewer models per call (stream over model blocks)")
+        per_model = (self.tables.poly_G.shape[1] + 3) * n_a * n_d + 12 * n_t * n_a
+        if gradient:
+            per_model += 3 * self.tables.poly_G.shape[1] * n_a * n_d + 2 * n_t * n_d
+        if hessian:
+            per_model += n_t * (3 * n_a * n_d + 2 * n_d * n_d)
+        chunk = int(chunk_size or max(1, MEMORY_BUDGET // per_model))
+        keys = ("F_vib", "sigma_F", "alpha", "entropy", "status", "n_clamped")
+        out = {k: np.empty((n_t, n_m), dtype=np.int64 if k in ("status", "n_clamped") else float)
+               for k in keys}
+        d_star = np.empty((n_t, n_m, n_d)) if gradient else None
+        hess = np.empty((n_t, n_m, n_d, n_d)) if hessian else None
+        n_exact = 0
+        beta = 1.0 / (KB * temps)
+        for start in range(0, n_m, chunk):
+            sl = slice(start, min(start + chunk, n_m))
+            if route == "score":
+                part = ScoreChunk(self.tables, self.frames, th[sl], beta, gradient or hessian)
+            else:
+                part = CumulantChunk(self._mu, self._k, th[sl], beta)
+            res = assemble(self.solver, part.terms, temps, self.reference, self.r)
+            n_exact += part.n_exact
+            for k in keys:
+                out[k][:, sl] = res[k]
+            if gradient:
+                d_star[:, sl] = self.d0 + part.gradient(res["weights"])
+            if hessian:
+                # ∂D*/∂α = Σ_i w′_i U_i; between-shell term −β (∂D*/∂α)(∂D*/∂α)ᵀ/f″ (§7.7)
+                dw = self.smoother.weights(res["alpha"], 1)
+                dd = np.einsum("tmi,tmik->tmk", dw, part.shell_vectors())
+                between = (beta[:, None] / res["f2"])[..., None, None] * (
+                    dd[..., :, None] * dd[..., None, :])
+                hess[:, sl] = part.within_hessian(res["weights"]) - between
+        status = out["status"] | np.where(out["n_clamped"] > 0, CLAMPED, 0)
+        b0 = self.reference.beta0 if beta0 is None else np.asarray(beta0, dtype=float)
+        if np.ndim(b0) not in (0, 1) or np.size(b0) not in (1, n_m):
+            raise EstimatorError(f"beta0 must be a scalar or ({n_m},), got shape {np.shape(b0)}")
+        static = b0 + th @ self.d0
+        return Prediction(
+            temperatures=temps, F_total=static[None, :] + out["F_vib"], F_vib=out["F_vib"],
+            sigma_F=out["sigma_F"], alpha_star=out["alpha"],
+            T_alpha_star=shell_temperature(out["alpha"], self.reference.omega_bar, self.r),
+            entropy=out["entropy"], solved=status == 0, status=status,
+            n_clamped=out["n_clamped"], conventions=self.conventions_dict(), route=route,
+            D_star=d_star, hessian=hess,
+            info={"exact_table_pairs": n_exact, "pairs": n_m * n_a * n_d,
+                  "score_degree": str(self.degree)},
+        )
+
+    def cumulant(self, theta, temperatures, **kwargs) -> Prediction:  # noqa: D102
+        """The second-order cumulant route (method.md §7 'Cumulant route')."""
+        return self.predict(theta, temperatures, route="cumulant", **kwargs)
+
+    def conventions_dict(self) -> dict:
+        return {**self.conventions.as_dict(), "modes_per_atom": self.r,
+                "n_atoms": self.reference.n_atoms, "alpha": "e^alpha = |y|^2/N (Å^2, per atom)"}
+
+    # ------------------------------------------------------------------------------------------
+    # systematic indicators (method.md §7.8)
+
+    def alternative(self) -> DDOSEstimator:
+        """The same estimator with score degree K + 2 (K − 2 at the maximum), built lazily."""
+        if self._alternative is None:
+            if self.degree == "auto":
+                raise EstimatorError("the degree indicator needs a fixed score degree")
+            k = int(self.degree)
+            alt = k + 2 if k + 2 <= MAX_DEGREE else k - 2
+            self._alternative = DDOSEstimator(self.phase_volume, self.conventions, alt,
+                                              **self._settings)
+        return self._alternative
+
+    def systematics(self, theta, temperatures) -> dict:
+        """|F_K − F_{K±2}| and |F_score − F_cumulant| (n_T, n_models), eV/atom."""
+        base = self.predict(theta, temperatures)
+        alt = self.alternative().predict(theta, temperatures)
+        cum = self.cumulant(theta, temperatures)
+        return {"degree": np.abs(base.F_total - alt.F_total),
+                "cumulant": np.abs(base.F_total - cum.F_total),
+                "alternative_degree": self._alternative.degree}

@@ -1,0 +1,134 @@
+"""The ``phasetune tune`` step: estimators, metric, targets → tuned θ, written and reported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from ..conventions import Conventions
+from ..errors import PhasetuneError
+from ..estimator.ddos import DDOSEstimator
+from ..estimator.store import check_potential, load_estimators
+from ..phases.transitions import transitions
+from ..potentials.linear import LinearPotential
+from ..potentials.registry import load_potential
+from ..training.dataset import generate_training_set, read_training_set
+from ..training.design import DesignMatrix, design_matrix
+from .optimizer import TuneResult, fine_tune
+from .spec import TuneSpec
+from .targets import DeltaFTarget, transition_target
+
+
+@dataclass
+class TuneOutcome:
+    """Everything ``phasetune tune`` reports."""
+
+    result: TuneResult
+    potential: LinearPotential
+    tuned: LinearPotential
+    targets: list[DeltaFTarget]
+    report: dict
+    files: dict[str, Path]
+
+
+def load_phase_estimators(archives: list[Path], conventions: Conventions, degree: int
+                          ) -> dict[str, DDOSEstimator]:
+    """Phases from several archives; a phase present twice is an error."""
+    estimators: dict[str, DDOSEstimator] = {}
+    for path in archives:
+        for name, est in load_estimators(path, conventions=conventions, degree=degree).items():
+            if name in estimators:
+                raise PhasetuneError(f"phase {name!r} appears in more than one archive")
+            estimators[name] = est
+    return estimators
+
+
+def reference_structures(estimators: dict[str, DDOSEstimator], element: str) -> list[Atoms]:
+    """The sampled lattices, as ASE Atoms, for generating training configurations."""
+    out = []
+    for est in estimators.values():
+        ref = est.reference
+        atoms = Atoms(element * ref.n_atoms, positions=ref.positions, cell=ref.cell, pbc=True)
+        if np.ptp(ref.positions) == 0:
+            raise PhasetuneError(f"phase {ref.phase}: the archive holds no lattice positions",
+                                 "give regulariser.training (an extxyz file) or kind: ridge")
+        out.append(atoms)
+    return out
+
+
+def build_targets(spec: TuneSpec) -> list[DeltaFTarget]:
+    targets: list[DeltaFTarget] = []
+    for t in spec.targets:
+        if t.transition is not None:
+            tr = t.transition
+            # |ΔF| ≤ 1 µeV/atom: well below 0.1 K for any realistic entropy difference
+            targets.append(transition_target(tr.low, tr.high, tr.T, tolerance=1e-6))
+        else:
+            d = t.delta_F
+            targets.append(DeltaFTarget(d.a, d.b, d.T, 1e-3 * d.value_meV,
+                                        1e-3 * d.tolerance_meV))
+    return targets
+
+
+def training_design(spec: TuneSpec, potential: LinearPotential,
+                    estimators: dict[str, DDOSEstimator]) -> DesignMatrix:
+    reg = spec.regulariser
+    if reg.training is not None:
+        frames = read_training_set(reg.training)
+    else:
+        structures = reference_structures(estimators, potential.elements[0])
+        frames = generate_training_set(structures, potential, n_per_structure=reg.n_per_phase)
+    return design_matrix(frames, potential.spec, reg.energy_sigma, reg.force_sigma)
+
+
+def metric_from(spec: TuneSpec, design: DesignMatrix | None, n: int) -> np.ndarray:
+    """M: the Gram matrix of the training design (θ block) plus a relative ridge, or a ridge."""
+    if spec.regulariser.kind == "ridge" or design is None:
+        return np.eye(n)
+    gram = design.gram()[1:, 1:]
+    metric = np.eye(n)
+    idx = np.flatnonzero(design.free)
+    block = gram + spec.regulariser.ridge * np.diag(np.diag(gram)).clip(min=1e-300)
+    metric[np.ix_(idx, idx)] = block
+    return metric
+
+
+def run_tune(spec: TuneSpec, t_grid: np.ndarray | None = None) -> TuneOutcome:
+    """Tune, write the potential, and assemble the report (see :mod:`.report`)."""
+    from .report import build_report, write_outputs
+
+    potential = load_potential(spec.potential)
+    if not isinstance(potential, LinearPotential):
+        raise PhasetuneError(f"{spec.potential} is not a linear (SNAP) potential")
+    conventions = Conventions(modes=spec.modes)
+    estimators = load_phase_estimators(spec.archives, conventions, spec.degree)
+    for est in estimators.values():
+        check_potential(potential, est.phase_volume)
+    targets = build_targets(spec)
+    design = training_design(spec, potential, estimators) if spec.regulariser.kind == "gram" \
+        else None
+    metric = metric_from(spec, design, len(potential.theta))
+    constraints = None
+    if "keep_delta_E0" in spec.constraints:
+        names = list(estimators)
+        constraints = np.stack([estimators[b].d0 - estimators[names[0]].d0 for b in names[1:]])
+    beta0 = potential.beta0()
+    result = fine_tune(estimators, potential.theta, targets, metric, constraints=constraints,
+                       trust_radius=spec.trust_radius or np.inf, max_iter=spec.max_iter,
+                       beta0=beta0)
+    tuned = potential.with_theta(result.theta, name=spec.name or f"{potential.name}_tuned")
+    grid = t_grid if t_grid is not None else np.arange(100.0, 4001.0, 50.0)
+    report = build_report(spec, estimators, potential, tuned, targets, result, design, grid)
+    files = write_outputs(spec.output, tuned, report, result, targets)
+    return TuneOutcome(result, potential, tuned, targets, report, files)
+
+
+def transition_before_after(estimators, low: str, high: str, theta0, theta, grid, beta0):
+    """T_c (or bound) between two phases before and after tuning."""
+    pair = (estimators[low], estimators[high])
+    before = transitions(*pair, theta0, grid, (low, high), beta0)
+    after = transitions(*pair, theta, grid, (low, high), beta0)
+    return [t.to_dict() for t in before], [t.to_dict() for t in after]
