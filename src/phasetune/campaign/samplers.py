@@ -1,0 +1,298 @@
+"""Isosurface samplers of one (phase, volume): the harmonic-shell sampler of method.md §4.2 and
+the kinetic (NVE) sampler of §4.5.
+
+Both return a :class:`SampleBatch` of descriptors D (per-atom averages, (n, N_D)).  A sample whose
+configuration is unphysical (two atoms closer than ``min_distance`` × the lattice's nearest
+neighbour distance, or non-finite descriptors) is not merged but counted in
+``SampleBatch.n_unphysical`` and reported by the campaign — never dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase.geometry import get_distances
+
+from ..constants import CU
+from ..engine.calculators import DescriptorEvaluator, ForceEvaluator
+from ..engine.session import Engine
+from ..errors import PhasetuneError
+
+EnergyFn = Callable[[np.ndarray, np.ndarray], float]
+"""(positions (N, 3) Å, D (N_D,)) → reference energy per atom above E0_ref, eV/atom."""
+
+
+@dataclass
+class SampleBatch:
+    """Samples of one chunk.
+
+    Attributes:
+        D: (n_ok, N_D) descriptors per atom of the physical samples, in sampling order.
+        energies: (n_ok,) reference potential energy per atom above E0_ref, eV/atom, or None.
+        measured_ealpha: (n_ok,) |y|²/N of each sample, Å² (Hessian flavour), or None.
+        n_unphysical: samples rejected as unphysical (not in D).
+        reasons: a description of the first few rejected samples.
+        diagnostics: flavour-specific figures (e.g. the NVE energy drift).
+    """
+
+    D: np.ndarray
+    energies: np.ndarray | None
+    measured_ealpha: np.ndarray | None
+    n_unphysical: int = 0
+    reasons: list[str] = field(default_factory=list)
+    diagnostics: dict = field(default_factory=dict)
+
+
+class PhysicalCheck:
+    """Rejects configurations with overlapping cores.
+
+    Args:
+        positions: X0 (N, 3) Å.
+        cell: (3, 3) Å.
+        fraction: minimum allowed distance as a fraction of X0's nearest-neighbour distance.
+    """
+
+    def __init__(self, positions: np.ndarray, cell: np.ndarray, fraction: float = 0.5):
+        self.x0 = np.asarray(positions, dtype=float)
+        self.cell = np.asarray(cell, dtype=float)
+        self._inverse = np.linalg.inv(self.cell)
+        self.d_nn = _min_distance(self.x0, self.cell)
+        self.d_min = fraction * self.d_nn
+        self._safe = 0.5 * (self.d_nn - self.d_min)
+
+    def __call__(self, positions: np.ndarray, displacement: np.ndarray | None = None) \
+            -> str | None:
+        """None if physical, else the reason.  Exact: the all-pairs check runs only when some
+        atom moved more than (d_nn − d_min)/2 from its site (otherwise no pair can be closer).
+
+        Args:
+            positions: (N, 3) Å, possibly wrapped into the cell.
+            displacement: (N, 3) X − X0 if known (else found by minimum image)."""
+        if not np.all(np.isfinite(positions)):
+            return "non-finite positions"
+        if displacement is None:
+            frac = (positions - self.x0) @ self._inverse
+            displacement = (frac - np.round(frac)) @ self.cell
+        if np.einsum("ij,ij->i", displacement, displacement).max() < self._safe**2:
+            return None
+        d = _min_distance(positions, self.cell)
+        if d < self.d_min:
+            return f"atoms {d:.3f} Å apart (< {self.d_min:.3f} Å)"
+        return None
+
+
+def _min_distance(positions: np.ndarray, cell: np.ndarray) -> float:
+    _, dist = get_distances(positions, cell=cell, pbc=True)
+    np.fill_diagonal(dist, np.inf)
+    return float(dist.min())
+
+
+class HessianSampler:
+    """Uniform samples on the harmonic-reference shells of one (phase, volume) (method.md §4.2).
+
+    With ν_l = ω_l/ω̄, a sample on shell α is ŷ uniform on the unit sphere of the n stable modes,
+    a_l = (N e^α)^{1/2} ŷ_l / ν_l^{1/2} and X = X0 + Σ_l a_l v_l: exactly |y|²/N = e^α, with no
+    centre-of-mass displacement (the stable modes are orthogonal to translations).  Only D(X) is
+    evaluated; LAMMPS wraps X into the cell.
+
+    Args:
+        positions: X0 (N, 3) Å, the relaxed lattice of this volume.
+        omega: (n,) stable eigenvalues ω_l, eV/Å².
+        vectors: (3N, n) orthonormal stable eigenvectors.
+        check: the unphysical-sample test.
+        evaluator: descriptor evaluator for this structure (None: displacements only).
+        energy: optional diagnostic reference energy (see :data:`EnergyFn`).
+    """
+
+    def __init__(self, positions: np.ndarray, omega: np.ndarray, vectors: np.ndarray,
+                 check: PhysicalCheck, evaluator: DescriptorEvaluator | None = None,
+                 energy: EnergyFn | None = None):
+        self.x0 = np.asarray(positions, dtype=float)
+        self.n_atoms = len(self.x0)
+        self.omega = np.asarray(omega, dtype=float)
+        self.nu = self.omega / self.omega.mean()
+        self.vectors = np.ascontiguousarray(vectors, dtype=float)
+        if self.vectors.shape != (self.x0.size, len(self.omega)):
+            raise PhasetuneError(f"mode vectors have shape {self.vectors.shape}, expected "
+                                 f"({self.x0.size}, {len(self.omega)})")
+        self.check = check
+        self.evaluator = evaluator
+        self.energy = energy
+
+    def mode_amplitudes(self, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, n_modes) amplitudes a_l (Å) of n samples on shell α."""
+        u = rng.standard_normal((n, len(self.omega)))
+        y_hat = u / np.sqrt(np.einsum("ij,ij->i", u, u))[:, None]
+        return np.sqrt(self.n_atoms * np.exp(alpha)) * y_hat / np.sqrt(self.nu)
+
+    def displacements(self, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, N, 3) displacements δX = Σ a_l v_l (Å).
+
+        Computed with ``einsum`` (no BLAS), so a chunk gives bit-identical results in any process
+        whatever its thread settings."""
+        a = self.mode_amplitudes(alpha, n, rng)
+        return np.einsum("kl,il->ki", a, self.vectors).reshape(n, self.n_atoms, 3)
+
+    def shell_label(self, displacements: np.ndarray) -> np.ndarray:
+        """Measured e^α = (1/N) Σ ν_l a_l², Å², of displacements (n, N, 3) → (n,), with
+        a = Vᵀ δX projected back from the positions."""
+        dx = displacements.reshape(len(displacements), -1)
+        a = np.einsum("ki,il->kl", dx, self.vectors)
+        return np.einsum("kl,l->k", a * a, self.nu) / self.n_atoms
+
+    def sample(self, alpha: float, n: int, rng: np.random.Generator,
+               with_energy: bool = False) -> SampleBatch:
+        """Draw n samples on shell α and evaluate their descriptors (and energies if asked)."""
+        if self.evaluator is None:
+            raise PhasetuneError("this sampler has no descriptor evaluator")
+        rows, energies, labels, reasons = [], [], [], []
+        displacements = self.displacements(alpha, n, rng)
+        measured = self.shell_label(displacements)
+        for dx, label in zip(displacements, measured, strict=True):
+            x = self.x0 + dx
+            reason = self.check(x, dx)
+            d = self.evaluator.descriptors(x) if reason is None else None
+            if reason is None and not np.all(np.isfinite(d)):
+                reason = "non-finite descriptors"
+            if reason is not None:
+                reasons.append(reason)
+                continue
+            rows.append(d)
+            labels.append(label)
+            if with_energy and self.energy is not None:
+                energies.append(self.energy(x, d))
+        return _batch(rows, energies if with_energy and self.energy else None, labels, reasons,
+                      self.evaluator.spec.n_components)
+
+
+def _batch(rows, energies, labels, reasons, n_components, diagnostics=None) -> SampleBatch:
+    D = np.array(rows, dtype=float).reshape(len(rows), n_components)
+    return SampleBatch(
+        D=D,
+        energies=None if energies is None else np.array(energies, dtype=float),
+        measured_ealpha=None if labels is None else np.array(labels, dtype=float),
+        n_unphysical=len(reasons),
+        reasons=reasons[:5],
+        diagnostics=diagnostics or {},
+    )
+
+
+def linear_energy(theta: np.ndarray, d0: np.ndarray) -> EnergyFn:
+    """Reference energy from D when the reference is the linear potential itself:
+    E/N − E0_ref = θ·(D − D0), free of any extra evaluation."""
+    theta, d0 = np.asarray(theta, dtype=float), np.asarray(d0, dtype=float)
+    return lambda _x, d: float(theta @ (d - d0))
+
+
+def engine_energy(evaluator: ForceEvaluator, e0_ref: float) -> EnergyFn:
+    """Reference energy from a second engine (costs one reference evaluation per sample)."""
+    n = len(evaluator.atoms)
+    return lambda x, _d: evaluator.energy_forces(x)[0] / n - e0_ref
+
+
+# -- kinetic flavour ------------------------------------------------------------------------------
+KINETIC_LABEL = "K/N"
+"""Label of the kinetic-energy component the kinetic flavour appends to D."""
+
+
+class KineticSampler:
+    """Constant-energy shells of the reference, K + E_ref − N·E0_ref = Nε (method.md §4.5).
+
+    Shell α means ε = ω̄ e^α (eV/atom): the total energy of the harmonic crystal whose potential
+    shell is α.  Each chunk starts on the harmonic shell α with velocities that make the total
+    energy exactly Nε, equilibrates by NVE, then records ``n`` samples, each after a burst of
+    ``stride`` NVE steps that starts from a fresh momentum direction at the current kinetic
+    energy (an exact microcanonical Gibbs step; zero total momentum).  Each sample is D with the
+    kinetic energy per atom k appended, and its potential energy per atom above E0_ref.
+
+    Args:
+        md: force evaluator of the reference potential (its engine runs the MD).
+        evaluator: descriptor evaluator of the same structure (another engine).
+        harmonic: Hessian sampler of this volume (for starting configurations).
+        e0_ref: E0_ref, eV/atom.
+        timestep: ps.  stride, equilibration: NVE steps.
+    """
+
+    def __init__(self, md: ForceEvaluator, evaluator: DescriptorEvaluator,
+                 harmonic: HessianSampler, e0_ref: float, *, timestep: float = 0.001,
+                 stride: int = 20, equilibration: int = 200):
+        self.md, self.evaluator, self.harmonic = md, evaluator, harmonic
+        self.engine: Engine = md.engine
+        self.e0 = float(e0_ref)
+        self.stride, self.equilibration = int(stride), int(equilibration)
+        self.masses = md.atoms.get_masses()
+        self.n_atoms = len(self.masses)
+        self.omega_bar = float(harmonic.omega.mean())
+        self.engine.commands([f"timestep {timestep!r}", "fix pt_nve all nve",
+                              "thermo_style custom step pe", "thermo_modify norm no"])
+        self._setup_done = False
+
+    def potential(self) -> float:
+        """Reference potential energy per atom above E0_ref at the current state, eV/atom."""
+        return self.engine.energy() / self.n_atoms - self.e0
+
+    def kinetic(self) -> float:
+        """Kinetic energy per atom, eV/atom."""
+        v = self.engine.velocities()
+        return float(0.5 * np.sum(self.masses[:, None] * v * v) / CU / self.n_atoms)
+
+    def refresh(self, k_target: float, rng: np.random.Generator) -> None:
+        """New momentum direction, zero total momentum, kinetic energy k_target (eV/atom)."""
+        v = rng.standard_normal((self.n_atoms, 3)) / np.sqrt(self.masses)[:, None]
+        v -= (self.masses[:, None] * v).sum(axis=0) / self.masses.sum()
+        k = 0.5 * np.sum(self.masses[:, None] * v * v) / CU / self.n_atoms
+        self.engine.set_velocities(v * np.sqrt(k_target / k))
+
+    def run(self, steps: int) -> None:
+        self.engine.command(f"run {steps} {'pre no ' if self._setup_done else ''}post no")
+        self._setup_done = True
+
+    def start(self, epsilon: float, rng: np.random.Generator) -> None:
+        """Place the system on the energy shell ε (eV/atom) and equilibrate."""
+        dx = self.harmonic.displacements(np.log(epsilon / self.omega_bar), 1, rng)[0]
+        for _ in range(30):
+            self.engine.evaluate(self.harmonic.x0 + dx)
+            if self.potential() < epsilon:
+                break
+            dx *= 0.5
+        else:
+            raise PhasetuneError(f"kinetic sampler: no start on the shell ε = {epsilon:g} eV/atom")
+        self._setup_done = False
+        self.refresh(epsilon - self.potential(), rng)
+        self.run(self.equilibration)
+
+    def sample(self, alpha: float, n: int, rng: np.random.Generator,
+               with_energy: bool = True) -> SampleBatch:
+        """n samples on the energy shell ε = ω̄ e^α.  ``with_energy`` is ignored: the potential
+        energy is always recorded (the estimator needs it with k)."""
+        del with_energy
+        epsilon = self.omega_bar * np.exp(alpha)
+        self.start(epsilon, rng)
+        rows, energies, reasons, drift = [], [], [], 0.0
+        for _ in range(n):
+            u = self.potential()
+            drift = max(drift, abs(u + self.kinetic() - epsilon))
+            if u >= epsilon:  # drifted above the shell: restart from the harmonic shell
+                self.start(epsilon, rng)
+                u = self.potential()
+            self.refresh(epsilon - u, rng)
+            self.run(self.stride)
+            u, k = self.potential(), self.kinetic()
+            x = self.engine.positions()
+            reason = self.check(x)
+            d = self.evaluator.descriptors(x) if reason is None else None
+            if reason is None and not np.all(np.isfinite(d)):
+                reason = "non-finite descriptors"
+            if reason is not None:
+                reasons.append(reason)
+                continue
+            rows.append(np.append(d, k))
+            energies.append(u)
+        return _batch(rows, energies, None, reasons, self.evaluator.spec.n_components + 1,
+                      {"max_energy_drift": drift, "epsilon": epsilon})
+
+    @property
+    def check(self) -> PhysicalCheck:
+        return self.harmonic.check

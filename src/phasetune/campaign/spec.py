@@ -1,0 +1,419 @@
+"""The campaign file: one YAML document, validated, with relative paths resolved.
+
+:func:`load_campaign` reads and validates it (unknown keys are rejected; every error names the key
+path and, where there is a choice, the allowed values) and returns a :class:`CampaignSpec`.
+:func:`isosurface_grid` turns the temperature range into shell labels α for one reference
+(method.md §4.3).  The full schema is documented in ``docs/campaign.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from ..errors import ConfigError, PhasetuneError
+from ..harmonic.free_energy import harmonic_alpha
+from ..potentials.linear import DescriptorSpec, LinearPotential, PairPotential
+from ..structures.crystals import STRUCTURES, element_mass
+
+GRID_R = 3.0
+"""Modes per atom r used to convert temperatures to shell labels, α_H(T) = ln(r k_B T / ω̄)."""
+MAX_SPACING = 0.15
+"""Largest advisable grid spacing Δα (method.md §4.3)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(value: str | None, info: ValidationInfo) -> str | None:
+    """``lammps:NAME`` unchanged; a relative path resolved against the YAML file's directory."""
+    if value is None or value.startswith("lammps:"):
+        return value
+    base = Path((info.context or {}).get("base_dir", "."))
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+class PhaseSpec(_Model):
+    """One crystal phase sampled at one or more volumes."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
+    structure: Literal[STRUCTURES]  # type: ignore[valid-type]
+    element: str
+    cells: tuple[int, int, int] = (1, 1, 1)
+    volumes: list[PositiveFloat] | None = Field(default=None, min_length=1)
+    lattice_constants: list[PositiveFloat] | None = Field(default=None, min_length=1)
+    covera: PositiveFloat | None = None
+    mass: PositiveFloat | None = None
+
+    @field_validator("cells", mode="before")
+    @classmethod
+    def _cells(cls, value: Any) -> tuple[int, int, int]:
+        reps = [value] * 3 if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(reps, (list, tuple)) or len(reps) != 3 or not all(
+                isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in reps):
+            raise ValueError("give a positive integer or a list of three positive integers")
+        return tuple(reps)
+
+    @field_validator("element")
+    @classmethod
+    def _known_element(cls, value: str) -> str:
+        try:
+            element_mass(value)
+        except PhasetuneError as exc:
+            raise ValueError("unknown element; use a chemical symbol such as Mo") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _one_volume_kind(self) -> PhaseSpec:
+        if (self.volumes is None) == (self.lattice_constants is None):
+            raise ValueError("give exactly one of 'volumes' (Å³/atom) and 'lattice_constants' (Å)")
+        values = self.volumes or self.lattice_constants or []
+        if len(set(values)) != len(values):
+            raise ValueError("volumes/lattice constants must be distinct")
+        return self
+
+    def crystal_kwargs(self) -> list[dict[str, Any]]:
+        """Keyword arguments of :func:`~phasetune.structures.crystals.crystal`, one per volume."""
+        key = "volume" if self.volumes is not None else "lattice_constant"
+        base = {"cells": self.cells, "covera": self.covera, "mass": self.mass}
+        return [{key: v, **base} for v in (self.volumes or self.lattice_constants or [])]
+
+
+class ReferenceSpec(_Model):
+    """The reference potential: it defines the lattice, the Hessian and the isosurfaces only."""
+
+    potential: str
+    element: str | None = None
+
+    _paths = field_validator("potential")(_resolve)
+
+
+class DescriptorsSpec(_Model):
+    """The descriptors sampled: a linear potential's spec, or explicit SNAP parameters."""
+
+    potential: str | None = None
+    snapparam: str | None = None
+    params: dict[str, float] | None = None
+    elements: list[str] | None = None
+    radii: list[PositiveFloat] | None = None
+    weights: list[PositiveFloat] | None = None
+
+    _paths = field_validator("potential", "snapparam")(_resolve)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DescriptorsSpec:
+        sources = [k for k in ("potential", "snapparam", "params") if getattr(self, k) is not None]
+        if len(sources) != 1:
+            raise ValueError("give exactly one of 'potential', 'snapparam' or 'params' "
+                             f"(got {', '.join(sources) or 'none'})")
+        explicit = sources[0] != "potential"
+        if explicit and not (self.elements and self.radii and self.weights):
+            raise ValueError(f"'{sources[0]}' needs 'elements', 'radii' and 'weights'")
+        if explicit and not len(self.elements) == len(self.radii) == len(self.weights):
+            raise ValueError("'elements', 'radii' and 'weights' must have the same length")
+        return self
+
+
+class IsosurfaceSpec(_Model):
+    """Shells from the temperatures the results will be asked for (method.md §4.3).
+
+    The grid covers α_H(T_lo/cover) … α_H(cover·T_hi) uniformly in α: with ``count`` shells
+    exactly, or with ``spacing`` on the fixed lattice α = kΔα (so that widening the range later
+    adds shells and keeps the existing ones).
+    """
+
+    temperatures: tuple[PositiveFloat, PositiveFloat]
+    count: int | None = Field(default=None, ge=2)
+    spacing: PositiveFloat | None = None
+    cover: float = Field(default=1.5, ge=1.0)
+
+    @field_validator("temperatures")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not value[0] < value[1]:
+            raise ValueError("the range must be [T_lo, T_hi] with T_lo < T_hi")
+        return value
+
+    @model_validator(mode="after")
+    def _count_or_spacing(self) -> IsosurfaceSpec:
+        if (self.count is None) == (self.spacing is None):
+            raise ValueError("give exactly one of 'count' and 'spacing'")
+        return self
+
+
+class SamplesSpec(_Model):
+    """Samples per shell, cut into chunks (the unit of parallel work and of commits)."""
+
+    per_isosurface: PositiveInt
+    chunk: PositiveInt = 50
+    pilot: PositiveInt | None = None
+
+    @property
+    def n_chunks(self) -> int:
+        """Chunks per shell: per_isosurface rounded up to whole chunks."""
+        return -(-self.per_isosurface // self.chunk)
+
+
+class ExecutorSpec(_Model):
+    kind: Literal["local", "mpi", "dask"] = "local"
+    workers: PositiveInt | None = None
+    scheduler: str | None = None
+
+
+class KineticSpec(_Model):
+    """NVE settings of the kinetic flavour (method.md §4.5)."""
+
+    timestep: PositiveFloat = 0.001
+    stride: PositiveInt = 20
+    equilibration: PositiveInt = 200
+
+
+class CampaignSpec(_Model):
+    """A validated campaign; see ``docs/campaign.md`` for every key."""
+
+    phases: list[PhaseSpec] = Field(min_length=1)
+    reference: ReferenceSpec
+    descriptors: DescriptorsSpec | None = None
+    flavour: Literal["hessian", "kinetic"] = "hessian"
+    isosurfaces: IsosurfaceSpec
+    samples: SamplesSpec
+    seed: int = Field(ge=0)
+    archive: str
+    executor: ExecutorSpec = ExecutorSpec()
+    kinetic: KineticSpec = KineticSpec()
+    store_raw: bool = False
+    hessian_step: PositiveFloat = 1e-3
+    reference_energy: Literal["auto", "always", "never"] = "auto"
+    min_distance: float = Field(default=0.5, gt=0.0, lt=1.0)
+    commit_interval: PositiveFloat = 30.0
+
+    _paths = field_validator("archive")(_resolve)
+
+    @model_validator(mode="after")
+    def _unique_phases(self) -> CampaignSpec:
+        names = [p.name for p in self.phases]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"phase names must be unique: {', '.join(dupes)} repeated")
+        return self
+
+    @property
+    def archive_path(self) -> Path:
+        return Path(self.archive)
+
+
+# -- loading --------------------------------------------------------------------------------------
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith(("function-", "literal[")):
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The model class whose fields live at ``loc`` (for listing allowed keys)."""
+    model: Any = CampaignSpec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model else None
+        if field is None:
+            return None
+        sub = field.annotation
+        for candidate in getattr(sub, "__args__", ()) + (sub,):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+            for inner in getattr(candidate, "__args__", ()):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    model = inner
+                    break
+        else:
+            return None
+    return model
+
+
+def _message(error: dict) -> str:
+    loc = error["loc"]
+    where = _loc(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = ", ".join(model.model_fields) if model else "see docs/campaign.md"
+        return f"{where}: unknown key; allowed keys here: {allowed}"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    if kind == "literal_error":
+        return f"{where}: {error['input']!r} is not allowed; allowed values: " \
+               f"{error['ctx']['expected']}"
+    msg = error["msg"].removeprefix("Value error, ")
+    shown = error.get("input")
+    got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) else ""
+    return f"{where}: {msg}{got}"
+
+
+def _reduce(errors: list[dict]) -> list[str]:
+    """One message per key; union alternatives (int | [int, int, int]) collapse to the first."""
+    seen: dict[str, str] = {}
+    for error in errors:
+        text = _message(error)
+        seen.setdefault(text.split(":", 1)[0], text)
+    return list(seen.values())
+
+
+def parse_campaign(data: Any, base_dir: str | Path = ".", source: str = "campaign") \
+        -> CampaignSpec:
+    """Validate a campaign mapping; relative paths resolve against ``base_dir``.
+
+    Raises:
+        ConfigError: naming every offending key and, where relevant, the allowed values.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the campaign must be a YAML mapping of keys to values")
+    try:
+        spec = CampaignSpec.model_validate(data, context={"base_dir": str(base_dir)})
+    except ValidationError as exc:
+        lines = _reduce(exc.errors())
+        raise ConfigError(f"{source}: " + "; ".join(lines),
+                          "see docs/campaign.md for every key") from None
+    check_potentials(spec, source)
+    return spec
+
+
+def load_campaign(path: str | Path) -> CampaignSpec:
+    """Read and validate a campaign YAML file (also resolves the potentials to check them)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"campaign file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_campaign(data, path.resolve().parent, str(path))
+
+
+# -- potentials -----------------------------------------------------------------------------------
+def reference_potential(spec: CampaignSpec) -> PairPotential | LinearPotential:
+    """The reference potential (``reference.potential``)."""
+    from ..potentials.registry import load_potential
+
+    try:
+        return load_potential(spec.reference.potential, spec.reference.element)
+    except PhasetuneError as exc:
+        raise ConfigError(f"reference.potential: {exc.message}", exc.hint) from None
+
+
+def descriptor_spec(spec: CampaignSpec) -> DescriptorSpec:
+    """The descriptor spec: ``descriptors``, or the reference's own if it is linear."""
+    from ..potentials.registry import load_potential
+    from ..potentials.snap_files import SNAP_PARAM_DEFAULTS, SnapParams
+
+    d = spec.descriptors
+    if d is None:
+        ref = reference_potential(spec)
+        if not isinstance(ref, LinearPotential):
+            raise ConfigError(
+                f"descriptors: required, because the reference {ref.name} is not a linear "
+                "(SNAP) potential", "give descriptors.potential or descriptors.snapparam")
+        return ref.spec
+    key = "descriptors.potential" if d.potential else "descriptors.snapparam"
+    try:
+        if d.potential is not None:
+            pot = load_potential(d.potential)
+            if not isinstance(pot, LinearPotential):
+                raise ConfigError(f"descriptors.potential: {pot.name} is not a linear "
+                                  "(SNAP) potential")
+            return pot.spec
+        if d.snapparam is not None:
+            params = SnapParams.read(d.snapparam)
+        else:
+            key = "descriptors.params"
+            params = SnapParams(values={**SNAP_PARAM_DEFAULTS, **(d.params or {})})
+        params.check_supported(key)
+        for required in ("rcutfac", "twojmax"):
+            if not np.isfinite(float(params.values[required])) or params[required] < 0:
+                raise ConfigError(f"{key}: '{required}' is required")
+        params.values["twojmax"] = int(params.values["twojmax"])
+    except ConfigError:
+        raise
+    except PhasetuneError as exc:
+        raise ConfigError(f"{key}: {exc.message}", exc.hint) from None
+    return DescriptorSpec(params=params, elements=tuple(d.elements or ()),
+                          radii=tuple(d.radii or ()), weights=tuple(d.weights or ()))
+
+
+def check_potentials(spec: CampaignSpec, source: str = "campaign") -> None:
+    """Resolve both potentials and check that every phase's element is covered."""
+    try:
+        ref = reference_potential(spec)
+        desc = descriptor_spec(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc.message}", exc.hint) from None
+    for i, phase in enumerate(spec.phases):
+        for what, elements in (("reference.potential", ref.elements),
+                               ("descriptors", desc.elements)):
+            if elements and phase.element not in elements:
+                raise ConfigError(
+                    f"{source}: phases[{i}].element: {phase.element} is not covered by "
+                    f"{what} (elements {', '.join(elements)})")
+
+
+# -- isosurface grid ------------------------------------------------------------------------------
+def isosurface_grid(iso: IsosurfaceSpec, omega_bar: float, r: float = GRID_R) \
+        -> tuple[np.ndarray, list[str], list[str]]:
+    """Shell labels α (ascending; e^α in Å², per atom) for a reference with mean curvature ω̄.
+
+    Args:
+        iso: the ``isosurfaces`` block.
+        omega_bar: ω̄ of the reference at this (phase, volume), eV/Å².
+        r: modes per atom used in α_H(T) = ln(r k_B T / ω̄).
+
+    Returns:
+        (alphas, warnings, notes): warnings say when the requested temperatures sit too close to
+        the grid edges for α* to be *solved*; notes say when the spacing is coarser than
+        MAX_SPACING (fine for a demonstration, not for meV/atom accuracy).
+    """
+    t_lo, t_hi = iso.temperatures
+    a_lo = float(harmonic_alpha(t_lo / iso.cover, omega_bar, r))
+    a_hi = float(harmonic_alpha(t_hi * iso.cover, omega_bar, r))
+    if iso.count is not None:
+        alphas = np.linspace(a_lo, a_hi, iso.count)
+        spacing = (a_hi - a_lo) / (iso.count - 1)
+    else:
+        spacing = float(iso.spacing)
+        k = np.arange(np.floor(a_lo / spacing), np.ceil(a_hi / spacing) + 1)
+        alphas = k * spacing
+    warnings, notes = [], []
+    margin = min(float(harmonic_alpha(t_lo, omega_bar, r)) - alphas[0],
+                 alphas[-1] - float(harmonic_alpha(t_hi, omega_bar, r)))
+    if margin < spacing:
+        warnings.append(
+            f"isosurfaces: the grid reaches only {margin:.3f} beyond the requested temperatures "
+            f"{t_lo:g}–{t_hi:g} K, less than one spacing ({spacing:.3f}); anharmonic shifts "
+            "will push α* into the outer half-interval and results there are not solved "
+            "(raise isosurfaces.cover, e.g. 2 at high homologous temperature, or the count)")
+    if spacing > MAX_SPACING:
+        notes.append(
+            f"isosurfaces: spacing Δα = {spacing:.3f} is coarser than {MAX_SPACING} over "
+            f"{t_lo / iso.cover:g}–{t_hi * iso.cover:g} K; the α smoother may be inaccurate "
+            f"(use count ≥ {int(np.ceil((a_hi - a_lo) / MAX_SPACING)) + 1})")
+    return alphas, warnings, notes
