@@ -215,3 +215,18 @@ def test_prediction_output_and_systematics(gauss):
     sysm = est.systematics(ts.theta_ref, TEMPS)
     assert np.all(np.isfinite(sysm["degree"])) and np.all(np.isfinite(sysm["cumulant"]))
     assert np.all(sysm["degree"] < 1e-3) and np.all(sysm["cumulant"] < 1e-3)
+
+
+def test_saddle_takes_interior_minimum_over_spurious_edge_descent():
+    """f(α) with a physical interior minimum that turns down again at the top of the grid
+    (fluctuation term ∝ −e^{2α}): the saddle is the interior minimum, not the grid edge."""
+    from phasetune.estimator.saddle import interior_minimum
+
+    a = np.linspace(-5.0, -2.0, 200)
+    f = -1.5 * a + 40.0 * np.exp(a) - 60.0 * np.exp(2 * a)
+    k = interior_minimum(f[None, :])[0]
+    assert 0 < k < a.size - 1
+    assert np.argmin(f) == a.size - 1  # the global minimum is the (spurious) edge
+    assert abs(-1.5 + 40.0 * np.exp(a[k]) - 120.0 * np.exp(2 * a[k])) < 0.1
+    monotone = -1.5 * a
+    assert interior_minimum(monotone[None, :])[0] == a.size - 1  # no interior minimum: edge

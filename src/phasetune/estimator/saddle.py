@@ -35,6 +35,22 @@ class Saddle:
     status: np.ndarray
 
 
+def interior_minimum(values: np.ndarray) -> np.ndarray:
+    """Index of the saddle on each row of ``values`` (n, n_dense): the lowest interior local
+    minimum, else the global minimum (an edge, flagged unsolved by the caller).
+
+    At large α the second-order fluctuation term of h falls like −e^{2α} and can overtake the
+    energy term, so f(α) may turn down again at the top of the grid.  That descent lies outside
+    the validity of the saddle approximation; the physical saddle is the interior minimum.
+    """
+    inner = (values[:, 1:-1] < values[:, :-2]) & (values[:, 1:-1] <= values[:, 2:])
+    masked = np.where(inner, values[:, 1:-1], np.inf)
+    k = np.argmin(masked, axis=1) + 1
+    none = ~inner.any(axis=1)
+    k[none] = np.argmin(values[none], axis=1)
+    return k
+
+
 class SaddleSolver:
     """Dense-grid argmin refined by safeguarded Newton, for f(α) = −(r/2)α + (Lh)(α) + const(T).
 
@@ -57,7 +73,7 @@ class SaddleSolver:
         """h: (n, n_α) shell values → Saddle with arrays of length n."""
         coef = h @ self.smoother.coefficient_operator.T  # (n, P+1)
         values = coef @ self.dense_basis.T - 0.5 * self.r * self.dense
-        k = np.argmin(values, axis=1)
+        k = interior_minimum(values)
         last = self.dense.size - 1
         lo = self.dense[np.maximum(k - 1, 0)]
         hi = self.dense[np.minimum(k + 1, last)]
