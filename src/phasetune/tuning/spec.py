@@ -6,7 +6,7 @@ Example::
     potential: X_Fe.snapcoeff         # θ0 and β0; written back tuned
     targets:
       - transition: {low: bcc, high: fcc, T: 1063}
-      - delta_F: {a: fcc, b: bcc, T: 1000, value_meV: 5}
+      - delta_F: {a: fcc, b: bcc, T: 1000, value_meV: 5}     # or shift_meV: -10
     regulariser:
       kind: gram                      # gram (training design) or ridge
       training: train.extxyz          # optional; default: generated from the potential itself
@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -40,11 +41,20 @@ class TransitionSpec(_Strict):
 
 
 class DeltaFSpec(_Strict):
+    """ΔF(a − b, T) equal to ``value_meV``, or to its current value plus ``shift_meV``."""
+
     a: str
     b: str
     T: float = Field(gt=0)
-    value_meV: float
+    value_meV: float | None = None
+    shift_meV: float | None = None
     tolerance_meV: float = Field(default=0.05, gt=0)
+
+    @model_validator(mode="after")
+    def _value_or_shift(self):
+        if (self.value_meV is None) == (self.shift_meV is None):
+            raise ValueError("give exactly one of value_meV and shift_meV")
+        return self
 
 
 class TargetSpec(_Strict):
@@ -104,11 +114,14 @@ def load_tune_spec(path: str | Path) -> TuneSpec:
         raise ConfigError(f"{path}: {_format(exc)}",
                           "see the example in phasetune.tuning.spec") from exc
     base = path.parent
-    spec.archives = [a if a.is_absolute() else base / a for a in spec.archives]
-    if spec.regulariser.training is not None and not spec.regulariser.training.is_absolute():
-        spec.regulariser.training = base / spec.regulariser.training
-    if not spec.output.is_absolute():
-        spec.output = base / spec.output
-    if not spec.potential.startswith("lammps:") and not Path(spec.potential).is_absolute():
-        spec.potential = str(base / spec.potential)
+    spec.archives = [_resolve(a, base) for a in spec.archives]
+    if spec.regulariser.training is not None:
+        spec.regulariser.training = _resolve(spec.regulariser.training, base)
+    spec.output = _resolve(spec.output, base)
+    if not spec.potential.startswith("lammps:"):
+        spec.potential = str(_resolve(Path(spec.potential), base))
     return spec
+
+
+def _resolve(path: Path, base: Path) -> Path:
+    return path if path.is_absolute() else Path(os.path.normpath(base / path))
