@@ -147,3 +147,25 @@ def test_fe_predicts_finite_free_energies_with_flags(fe):
             assert bool(p.solved[t, 0]) == (not p.reasons(t, 0))
         # free energy falls with temperature, entropy positive
         assert np.all(np.diff(p.F_total[:, 0]) < 0) and np.all(p.entropy > 0)
+
+
+def test_fe_alpha_star_and_flags(fe):
+    """X_Fe on the published data: the α machinery is exact for the harmonic part, α* moves above
+    the τ = 2 shell near 1300 K and that is flagged, and the score route flags the components
+    tilted beyond the ±2.5σ histograms (strain mis-centring), never silently."""
+    from phasetune.estimator.prediction import ALPHA_HIGH, CLAMPED
+
+    pot, phases = fe
+    est = phases["bcc"][1]
+    ref = est.reference
+    for t in (600.0, 1000.0):
+        h = np.exp(est.alphas) * ref.omega_bar / (2 * KB * t)  # harmonic shell energies only
+        alpha = est.solver.solve(h[None, :]).alpha
+        assert shell_temperature(alpha, ref.omega_bar, est.r)[0] == pytest.approx(t, rel=1e-6)
+    temps = np.array([600.0, 1000.0, 1800.0])
+    cum = est.cumulant(pot.theta, temps)
+    assert cum.solved[:2, 0].all() and cum.status[2, 0] & ALPHA_HIGH
+    assert np.all(cum.T_alpha_star[:2, 0] > 1.2 * temps[:2])  # anharmonic + strain-term tilt
+    score = est.predict(pot.theta, temps)
+    assert np.all(score.status[:2, 0] & CLAMPED) and score.status[2, 0] & ALPHA_HIGH
+    assert not score.solved.any()

@@ -94,20 +94,23 @@ def fit_command(archive, degree, as_json) -> None:
 @click.option("--phase", "phases", multiple=True, help="Only these phases (repeatable).")
 @click.option("--modes", type=click.Choice(["3N", "3N-3"]), default="3N", show_default=True)
 @click.option("--degree", default="4", show_default=True)
+@click.option("--route", type=click.Choice(["score", "cumulant"]), default="score",
+              show_default=True, help="Score matching, or the second-order cumulant route.")
 @click.option("--gradient", is_flag=True, help="Include D* = ∂F/∂θ.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="F(T) with error bands (first model) to this PNG.")
 @handle_errors
 def predict_command(archive, potential, theta_file, temperatures, phases, modes, degree,
-                    gradient, as_json, plot) -> None:
+                    route, gradient, as_json, plot) -> None:
     """Free energies F(θ, T) per atom of each phase for a potential (or a θ ensemble)."""
     from ..estimator.store import check_potential, load_estimators
 
     pot = resolve_potential(potential)
     deg = degree if degree == "auto" else int(degree)
     estimators = load_estimators(archive, phases=list(phases) or None,
-                                 conventions=Conventions(modes=modes), degree=deg)
+                                 conventions=Conventions(modes=modes), degree=deg,
+                                 route=route)
     first = next(iter(estimators.values()))
     for est in estimators.values():
         check_potential(pot, est.phase_volume)

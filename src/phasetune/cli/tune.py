@@ -29,8 +29,7 @@ def command(config, as_json) -> None:
                        f"{1e3 * row['residual_after_eV']:.3f} meV/atom")
             for before, after in zip(row.get("transitions_before", []),
                                      row.get("transitions_after", []), strict=False):
-                click.echo(f"    T_c {before.get('T_c', float('nan')):.1f} K → "
-                           f"{after.get('T_c', float('nan')):.1f} K")
+                click.echo(f"    T_c {_tc(before)} → {_tc(after)}")
         if "training" in report:
             t = report["training"]
             click.echo(f"  training RMSE: E {1e3 * t['rmse_energy_before_eV_per_atom']:.3f} → "
@@ -40,3 +39,14 @@ def command(config, as_json) -> None:
         for key, path in report["files"].items():
             click.echo(f"  {key}: {path}")
     sys.exit(0 if outcome.result.converged else 3)
+
+
+def _tc(transition: dict) -> str:
+    """'1063.0 K', '> 1300 K (bound)' or 'none in the solved range'."""
+    if transition["kind"] == "root":
+        flag = "" if transition["solved"] else " (unsolved bracket)"
+        return f"{transition['T_c']:.1f} K{flag}"
+    if transition["kind"] in ("above", "below"):
+        sign = ">" if transition["kind"] == "above" else "<"
+        return f"{sign} {transition['bound']:.0f} K (bound)"
+    return "none in the solved range"

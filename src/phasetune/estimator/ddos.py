@@ -89,6 +89,9 @@ class DDOSEstimator:
         self._mu = np.stack([s.mean for s in shells]) - self.d0
         self._k = ref.n_atoms * np.stack([s.cov for s in shells])
         self._alternative: DDOSEstimator | None = None
+        self.route = "score"
+        """Default route of :meth:`predict`; ``"cumulant"`` where the score route cannot be
+        supported by the data (e.g. tilts beyond the sampled support)."""
 
     # ------------------------------------------------------------------------------------------
     # validation
@@ -123,7 +126,7 @@ class DDOSEstimator:
     # prediction
 
     def predict(self, theta, temperatures, *, gradient: bool = False, hessian: bool = False,
-                chunk_size: int | None = None, route: str = "score",
+                chunk_size: int | None = None, route: str | None = None,
                 beta0: float | np.ndarray | None = None) -> Prediction:
         """F(θ, T) and friends for every model and temperature (method.md §7 per call).
 
@@ -134,7 +137,8 @@ class DDOSEstimator:
             gradient: also return D* = ∂F_total/∂θ (n_T, n_models, N_D).
             hessian: also return ∂²F_total/∂θ∂θᵀ (n_T, n_models, N_D, N_D).
             chunk_size: models per chunk (default from a 16 MiB working-memory budget).
-            route: ``"score"`` (default) or ``"cumulant"`` (second-order cross-check).
+            route: ``"score"`` or ``"cumulant"`` (second-order, no support limits); default
+                :attr:`route` of this estimator (``"score"`` unless set).
             beta0: constant β0 of the evaluated potential(s), eV/atom, scalar or (n_models,)
                 (default: ``reference.beta0``).
 
@@ -143,6 +147,7 @@ class DDOSEstimator:
         """
         th = self.check_theta(theta)
         temps = self.check_temperatures(temperatures)
+        route = route or self.route
         if route not in ("score", "cumulant"):
             raise EstimatorError(f"unknown route {route!r}", "use 'score' or 'cumulant'")
         n_t, n_m, n_d = temps.size, th.shape[0], self.n_components

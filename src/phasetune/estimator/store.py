@@ -140,9 +140,12 @@ def check_potential(potential: LinearPotential, phase_volume: PhaseVolume) -> No
 
 def load_estimators(archive: str | Path, *, phases: list[str] | None = None,
                     volume_index: int = 0, conventions: Conventions | None = None,
-                    degree: Degree = DEFAULT_DEGREE, ridge: float = DEFAULT_RIDGE
-                    ) -> dict[str, DDOSEstimator]:
-    """One estimator per phase of an archive (at ``volume_index``), reusing stored fits."""
+                    degree: Degree = DEFAULT_DEGREE, ridge: float = DEFAULT_RIDGE,
+                    route: str = "score") -> dict[str, DDOSEstimator]:
+    """One estimator per phase of an archive (at ``volume_index``), reusing stored fits;
+    ``route`` sets each estimator's default prediction route."""
+    if route not in ("score", "cumulant"):
+        raise EstimatorError(f"unknown route {route!r}", "use 'score' or 'cumulant'")
     data = read_archive(archive)
     names = phases or data.phases
     out = {}
@@ -153,4 +156,5 @@ def load_estimators(archive: str | Path, *, phases: list[str] | None = None,
         pv = data.get(name, volume_index)
         fit, _ = fitted(archive, name, volume_index, pv, degree, ridge)
         out[name] = DDOSEstimator(pv, conventions or Conventions(), degree, ridge=ridge, fit=fit)
+        out[name].route = route
     return out

@@ -8,7 +8,8 @@ step to the minimiser of the linear model, with b = r(θ_k) − G(θ_k − θ0):
 
 which for one target is θ0 − PM⁻¹g·[ΔF(θ_k) − g·(θ_k − θ0)]/(σ_t² + gᵀPM⁻¹g).  Only free
 components move (fixed components such as ZBL stay at 1).  Every iterate must be solved; the
-step is capped by a trust radius in the M-norm.
+step is capped by a trust radius in the M-norm, and a step that leaves the sampled region
+(unsolved prediction) is halved until it does not.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ import numpy as np
 from ..errors import PhasetuneError
 from ..estimator.ddos import DDOSEstimator
 from .targets import DeltaFTarget, TargetValue
+
+
+MAX_HALVINGS = 12
+"""A step whose iterate is unsolved is halved up to this many times before giving up."""
 
 
 @dataclass
@@ -111,14 +116,22 @@ def fine_tune(estimators: dict[str, DDOSEstimator], theta0: np.ndarray,
     steps: list[TuneStep] = []
     message = f"not converged in {max_iter} iterations"
     converged = False
-    for k in range(max_iter + 1):
+    previous: np.ndarray | None = None
+    halvings = 0
+    k = 0
+    while True:
         values = _evaluate(targets, estimators, theta, beta0)
+        unsolved = [t.describe() + ": " + "; ".join(v.reasons)
+                    for t, v in zip(targets, values, strict=True) if not v.solved]
+        if unsolved and previous is not None and halvings < MAX_HALVINGS:
+            # the full Gauss–Newton step left the sampled region: shorten it
+            theta = previous + 0.5 * (theta - previous)
+            halvings += 1
+            continue
         delta = theta[idx] - theta0[idx]
         dist = float(np.sqrt(delta @ m @ delta))
         steps.append(TuneStep(theta.copy(), np.array([v.residual for v in values]),
                               [v.solved for v in values], dist, [v.reasons for v in values]))
-        unsolved = [t.describe() + ": " + "; ".join(v.reasons)
-                    for t, v in zip(targets, values, strict=True) if not v.solved]
         if unsolved:
             message = (f"iterate {k} left the sampled region: {' | '.join(unsolved)}; the "
                        "prediction would be an extrapolation (sample more shells or relax the "
@@ -140,6 +153,7 @@ def fine_tune(estimators: dict[str, DDOSEstimator], theta0: np.ndarray,
             message = (f"the target lies beyond the trust region: the step needs "
                        f"‖θ − θ0‖_M = {new_dist:.4g} > {trust_radius:.4g}")
             break
+        previous, halvings, k = theta.copy(), 0, k + 1
         theta = theta0.copy()
         theta[idx] = theta0[idx] + new_delta
     return TuneResult(theta0=theta0, theta=steps[-1].theta, steps=steps, converged=converged,

@@ -34,12 +34,13 @@ class TuneOutcome:
     files: dict[str, Path]
 
 
-def load_phase_estimators(archives: list[Path], conventions: Conventions, degree: int
-                          ) -> dict[str, DDOSEstimator]:
+def load_phase_estimators(archives: list[Path], conventions: Conventions, degree: int,
+                          route: str = "score") -> dict[str, DDOSEstimator]:
     """Phases from several archives; a phase present twice is an error."""
     estimators: dict[str, DDOSEstimator] = {}
     for path in archives:
-        for name, est in load_estimators(path, conventions=conventions, degree=degree).items():
+        for name, est in load_estimators(path, conventions=conventions, degree=degree,
+                                         route=route).items():
             if name in estimators:
                 raise PhasetuneError(f"phase {name!r} appears in more than one archive")
             estimators[name] = est
@@ -111,12 +112,11 @@ def run_tune(spec: TuneSpec, t_grid: np.ndarray | None = None) -> TuneOutcome:
     if not isinstance(potential, LinearPotential):
         raise PhasetuneError(f"{spec.potential} is not a linear (SNAP) potential")
     conventions = Conventions(modes=spec.modes)
-    estimators = load_phase_estimators(spec.archives, conventions, spec.degree)
+    estimators = load_phase_estimators(spec.archives, conventions, spec.degree, spec.route)
     for est in estimators.values():
         check_potential(potential, est.phase_volume)
     targets = build_targets(spec, estimators, potential)
-    design = training_design(spec, potential, estimators) if spec.regulariser.kind == "gram" \
-        else None
+    design = training_design(spec, potential, estimators)  # metric (gram) and RMSE report
     metric = metric_from(spec, design, len(potential.theta))
     constraints = None
     if "keep_delta_E0" in spec.constraints:

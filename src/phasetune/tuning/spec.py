@@ -15,6 +15,7 @@ Example::
     constraints: [keep_delta_E0]      # optional
     max_iter: 10
     trust_radius: null
+    route: score                      # or cumulant (second-order; no support limits)
     output: tuned/                    # directory for the tuned potential, report and plot
 """
 
@@ -87,6 +88,7 @@ class TuneSpec(_Strict):
     trust_radius: float | None = Field(default=None, gt=0)
     modes: Literal["3N", "3N-3"] = "3N"
     degree: int = Field(default=4, ge=2, le=8)
+    route: Literal["score", "cumulant"] = "score"
     output: Path = Path("tuned")
     name: str | None = None
 
