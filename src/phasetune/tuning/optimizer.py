@@ -23,7 +23,6 @@ from ..errors import PhasetuneError
 from ..estimator.ddos import DDOSEstimator
 from .targets import DeltaFTarget, TargetValue
 
-
 MAX_HALVINGS = 12
 """A step whose iterate is unsolved is halved up to this many times before giving up."""
 
