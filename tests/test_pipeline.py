@@ -1,0 +1,82 @@
+"""The whole pipeline on a tiny campaign phasetune samples itself (16-atom BCC and 8-atom A15 Mo):
+sample → predict → phases → tune → tuned potential in LAMMPS → posterior."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from phasetune.cli.main import cli
+
+CAMPAIGN = """
+phases:
+  - {name: bcc, structure: bcc, element: Mo, cells: 2, volumes: [15.9]}
+  - {name: a15, structure: a15, element: Mo, cells: 1, volumes: [15.9]}
+reference: {potential: "lammps:Mo_Chen_PRM2017"}
+isosurfaces: {temperatures: [300, 1200], count: 6}
+samples: {per_isosurface: 300, chunk: 100, pilot: 200}
+seed: 7
+archive: mo.h5
+executor: {kind: local, workers: 1}
+"""
+
+
+def run(args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pipeline")
+    (d / "campaign.yaml").write_text(CAMPAIGN)
+    result = run(["sample", d / "campaign.yaml", "--quiet"])
+    assert result.exit_code == 0, result.output
+    return d / "mo.h5"
+
+
+def test_predict_low_temperature_is_harmonic(archive):
+    from phasetune.archive.hdf5 import read_archive
+    from phasetune.harmonic.free_energy import harmonic_free_energy
+
+    out = json.loads(run(["predict", archive, "--potential", "lammps:Mo_Chen_PRM2017", "-T",
+                          "300", "--json"]).output)
+    ref = read_archive(archive).get("bcc").reference
+    f_h = ref.E0_ref + harmonic_free_energy(ref.omega, ref.mass, 300.0, 3.0)
+    bcc = out["phases"]["bcc"]
+    assert bcc["solved"][0][0]
+    assert abs(bcc["F_total"][0][0] - f_h) < 1e-3  # anharmonicity at 300 K is sub-meV
+
+
+def test_tune_then_posterior(archive, tmp_path):
+    cfg = tmp_path / "tune.yaml"
+    cfg.write_text(f"archives: [{archive}]\npotential: lammps:Mo_Chen_PRM2017\n"
+                   "targets:\n  - delta_F: {a: a15, b: bcc, T: 600, shift_meV: -5}\n"
+                   "regulariser: {kind: gram, n_per_phase: 2}\noutput: tuned\nname: Mo_t\n")
+    result = run(["tune", cfg, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["converged"] and report["training"]["rmse_energy_after_eV_per_atom"] > 0
+    snap = tmp_path / "tuned" / "Mo_t.snap"
+    before = json.loads(run(["predict", archive, "--potential", "lammps:Mo_Chen_PRM2017", "-T",
+                             "600", "--json"]).output)["phases"]
+    after = json.loads(run(["predict", archive, "--potential", snap, "-T", "600",
+                            "--json"]).output)["phases"]
+
+    def delta(p):
+        return p["a15"]["F_total"][0][0] - p["bcc"]["F_total"][0][0]
+
+    assert delta(after) - delta(before) == pytest.approx(-0.005, abs=1e-4)
+    # the written potential runs in LAMMPS
+    h = run(["harmonic", "--structure", "bcc", "--volume", "15.9", "--cells", "2",
+             "--potential", snap, "-T", "300", "--json"])
+    assert h.exit_code == 0, h.output
+    post = run(["posterior", archive, "--potential", "lammps:Mo_Chen_PRM2017", "--labels",
+                "lammps:Mo_Zuo_JPCA2020", "--low", "bcc", "--high", "a15", "--at", "600",
+                "--generate", "2", "--samples", "300", "-T", "300", "1000", "--json"])
+    assert post.exit_code == 0, post.output
+    d = json.loads(post.output)["delta_F"]
+    assert d["std_sampled_eV"] == pytest.approx(d["std_linearised_eV"], rel=0.3)
+    assert np.isfinite(d["at_mean_eV"])
