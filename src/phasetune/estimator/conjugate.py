@@ -153,6 +153,74 @@ class ConjugateTables:
             out["curv"] = np.where(out["clamped"], 0.0, d2)
         return out
 
+    @cached_property
+    def cells(self) -> np.ndarray:
+        """(E·n_slopes, 5) gather table: row e·n_slopes + k holds (c0, c1, c2, c3, v_k) of cell k
+        of pair e; row k = n_slopes − 1 is a constant-slope cell at the last node (c0 = Ĝ, c1 =
+        hĜ′, c2 = c3 = 0) with v of the last cell, so t = 0 there reproduces the end of the
+        table (and continues it linearly) without a separate clip of the cell index."""
+        n_e, n = self.var.shape
+        out = np.zeros((n_e, n, 5))
+        out[:, :-1, :4] = self.cubic.transpose(1, 2, 0)
+        c = self.cubic[:, :, -1]
+        out[:, -1, 0] = c[0] + c[1] + c[2] + c[3]
+        out[:, -1, 1] = c[1] + 2.0 * c[2] + 3.0 * c[3]
+        out[:, :-1, 4] = self.var[:, :-1]
+        out[:, -1, 4] = self.var[:, -2]
+        return out.reshape(-1, 5)
+
+    @cached_property
+    def index_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(E,) arrays 1/h, −κ_lo/h and e·n_slopes: the affine map κ → cell coordinate u = κ/h −
+        κ_lo/h and the first row of pair e in :attr:`cells`."""
+        inv_h = 1.0 / self.step
+        return inv_h, -self.kappa_lo * inv_h, np.arange(self.step.size) * self.n_slopes
+
+    def evaluate_tilts(self, pairs: np.ndarray, kappa_hat: np.ndarray, beta: np.ndarray,
+                       out: np.ndarray, z_out: np.ndarray | None = None) -> None:
+        """Exact (table) values at κ = β κ̂ for n pairs × n_T temperatures, written in place.
+
+        Same interpolation as :meth:`evaluate`, with one gather of (c0…c3, v) per element.
+
+        Args:
+            pairs: (n,) pair indices e.
+            kappa_hat: (n,) κ̂ = Nσθ̃ (κ = βκ̂), dimensionless eV⁻¹·eV = per unit β.
+            beta: (n_T,) inverse temperatures, eV⁻¹.
+            out: (n, 4, n_T) float, receives Ĝ, κĜ′, v and clamped (0./1.).
+            z_out: (n, n_T) float, receives z* = Ĝ′ (skipped if None).
+        """
+        inv_h, offset, first = self.index_map
+        n_cells = float(self.n_slopes - 1)
+        scaled = np.multiply.outer(kappa_hat * inv_h[pairs], beta)  # κ/h
+        u = scaled + offset[pairs, None]
+        uc = np.clip(u, 0.0, n_cells)
+        k = uc.astype(np.intp)  # uc ≥ 0: truncation is floor
+        t = uc - k
+        k += first[pairs, None]
+        # one row gather (much faster than self.cells[k]), then component-major for
+        # contiguous arithmetic
+        c = np.take(self.cells, k, axis=0).transpose(2, 0, 1).copy()  # (5, n, n_T)
+        u -= uc  # > 0 beyond the table: linear continuation, clamped
+        np.not_equal(u, 0.0, out=out[:, 3])
+        dg = c[3] * (3.0 * t)
+        dg += c[2]
+        dg += c[2]
+        dg *= t
+        dg += c[1]
+        g = out[:, 0]
+        np.multiply(c[3], t, out=g)
+        g += c[2]
+        g *= t
+        g += c[1]
+        g *= t
+        g += c[0]
+        u *= dg
+        g += u
+        np.multiply(scaled, dg, out=out[:, 1])
+        if z_out is not None:
+            np.multiply(dg, inv_h[pairs, None], out=z_out)
+        out[:, 2] = c[4]
+
     # ------------------------------------------------------------------------------------------
     # polynomial fast path
 

@@ -159,7 +159,8 @@ class DDOSEstimator:
                 "request Hessians for fewer models per call (stream over model blocks)")
         per_model = (self.tables.poly_G.shape[1] + 3) * n_a * n_d + 12 * n_t * n_a
         if gradient:
-            per_model += 3 * self.tables.poly_G.shape[1] * n_a * n_d + 2 * n_t * n_d
+            # polynomial z* coefficients and their rotations; D*; the dense exact-pair block
+            per_model += (3 * self.tables.poly_G.shape[1] + n_t) * n_a * n_d + 2 * n_t * n_d
         if hessian:
             per_model += n_t * (3 * n_a * n_d + 2 * n_d * n_d)
         chunk = int(chunk_size or max(1, MEMORY_BUDGET // per_model))
