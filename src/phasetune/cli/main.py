@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "phasetune.cli.tune",
     "phasetune.cli.posterior",
     "phasetune.cli.sample",
+    "phasetune.cli.ti",
 ]
 
 

@@ -1,0 +1,114 @@
+"""``phasetune ti``: classical free energy per atom of a crystal by thermodynamic integration."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..conventions import Conventions
+from .common import emit_json, handle_errors
+from .options import (
+    build_structure,
+    potential_option,
+    resolve_potential,
+    structure_options,
+    temperature_option,
+)
+
+
+def _print_result(result, modes: str) -> None:
+    d = result.to_dict()
+    click.echo(f"{d['structure']}, potential {d['potential']['name']}, {d['method']}, "
+               f"modes {modes} (classical NVT, COM fixed in the MD)")
+    click.echo(f"E0 = {d['E0']:.6f} eV/atom, N_trans = {d['n_trans']}, "
+               f"V_box = {d['volume_box']:.3f} Å³")
+    click.echo(f"{'T (K)':>9} {'F (eV/atom)':>14} {'σ (meV)':>9} {'F_3N-3':>13} {'F_3N':>13} "
+               f"{'F_phys':>13} {'repeats':>7} {'CPU s':>8}")
+    for p in d["temperatures"]:
+        click.echo(f"{p['T']:9.1f} {p['F']:14.6f} {1e3 * p['sigma']:9.3f} {p['F_3N-3']:13.6f} "
+                   f"{p['F_3N']:13.6f} {p['F_phys']:13.6f} {p['n_repeats']:7d} "
+                   f"{p['cpu_seconds']:8.1f}")
+        comps = ", ".join(f"{k} = {v:.6g}" for k, v in p["components"].items())
+        click.echo(f"          {comps}")
+    for row in d.get("gibbs_helmholtz", []):
+        click.echo(f"Gibbs–Helmholtz check at {row['T']:g} K: F_GH − F_TI = "
+                   f"{1e3 * row['difference']:+.3f} ± {1e3 * row['sigma_GH']:.3f} meV/atom")
+    for w in d["warnings"]:
+        click.echo(f"warning: {w}", err=True)
+
+
+def _print_curve(curve, modes: str) -> None:
+    d = curve.to_dict()
+    a = d["anchor"]
+    click.echo(f"{d['structure']}, potential {d['potential']['name']}, {d['method']}, "
+               f"modes {modes}; anchor T = {a['T']:g} K: F = {a['F']:.6f} ± "
+               f"{1e3 * a['sigma']:.3f} meV")
+    click.echo(f"{'T (K)':>9} {'F (eV/atom)':>14} {'σ (meV)':>9} {'U_anh (meV)':>12}")
+    for row in d["temperatures"]:
+        u = row["endpoint"]["U_anharmonic"] if row["endpoint"] else float("nan")
+        click.echo(f"{row['T']:9.1f} {row['F']:14.6f} {1e3 * row['sigma']:9.3f} {1e3 * u:12.3f}")
+    for w in d["warnings"]:
+        click.echo(f"warning: {w}", err=True)
+
+
+@click.command("ti")
+@structure_options
+@potential_option
+@temperature_option
+@click.option("--method", type=click.Choice(["lambda", "frenkel-ladd"]), default="lambda",
+              show_default=True,
+              help="λ-integration from the harmonic reference, or Frenkel–Ladd switching.")
+@click.option("--repeats", type=int, default=3, show_default=True,
+              help="Independent repeats per temperature (the error bar is their spread).")
+@click.option("--steps", type=int, default=None,
+              help="MD steps per λ node (lambda) or per switch (frenkel-ladd); equilibration "
+                   "is a quarter of it.  Default 4000 / 16000.")
+@click.option("--nodes", type=int, default=8, show_default=True,
+              help="Gauss–Legendre nodes in λ (lambda).")
+@click.option("--kappa", type=float, default=None,
+              help="Einstein spring constant, eV/Å² (frenkel-ladd; default from the Hessian).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base random seed.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="JSON file of finished repeats; rerunning with it resumes.")
+@click.option("--modes", type=click.Choice(["3N", "3N-3"]), default="3N", show_default=True,
+              help="Variant reported as F (all variants are in the JSON).")
+@click.option("--curve", is_flag=True,
+              help="TI only at the lowest temperature; F at the others by Gibbs–Helmholtz "
+                   "integration of ⟨U⟩(T) from NVT MD (give a dense -T grid).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Write F(T) with error bands to this PNG.")
+@handle_errors
+def command(structure, structure_file, element, volume, lattice_constant, cells, mass,
+            potential, temperatures, method, repeats, steps, nodes, kappa, seed, checkpoint,
+            modes, curve, progress, as_json, plot) -> None:
+    """Free energy per atom of a crystal at fixed N, cell and volume by thermodynamic
+    integration in LAMMPS (classical NVT; F^(3N-3), F^(3N) and F_phys)."""
+    from ..ti import FrenkelLaddSettings, LambdaSettings, free_energy_curve
+    from ..ti import thermodynamic_integration as ti
+
+    pot = resolve_potential(potential, element)
+    atoms = build_structure(pot, structure, structure_file, element, volume, lattice_constant,
+                            cells, mass)
+    conventions = Conventions(modes=modes)
+    show = sys.stderr.isatty() if progress is None else progress
+    kwargs = dict(method=method, repeats=repeats, conventions=conventions, steps=steps,
+                  seed=seed, checkpoint=checkpoint, progress=show,
+                  lambda_settings=LambdaSettings(n_nodes=nodes),
+                  fl_settings=FrenkelLaddSettings(kappa=kappa))
+    result = (free_energy_curve if curve else ti)(atoms, pot, temperatures, **kwargs)
+    if plot:
+        from ..plots import plot_free_energies
+
+        label = f"{result.structure} ({method}{', Gibbs–Helmholtz' if curve else ''})"
+        plot_free_energies({label: (result.temperatures, result.F, result.sigma)}, plot,
+                           title=f"TI free energy, {pot.name}, modes {modes}")
+    if as_json:
+        emit_json(result.to_dict())
+    elif curve:
+        _print_curve(result, modes)
+    else:
+        _print_result(result, modes)

@@ -1,0 +1,32 @@
+"""Thermodynamic integration (TI) in LAMMPS: the independent ground truth of D-DOS free energies.
+
+* :func:`thermodynamic_integration` — F(T) per atom by λ-integration from the harmonic reference
+  (route A) or Frenkel–Ladd switching from an Einstein crystal (route B), method.md §9;
+* :func:`free_energy_curve` — F(T) from one anchor by Gibbs–Helmholtz integration of ⟨U⟩(T);
+* :class:`HarmonicModel` — the harmonic reference, also an exactly solvable target.
+
+Modules: ``md`` (LAMMPS set-up), ``lambda_path``, ``frenkel_ladd``, ``temperature``, ``basin``
+(melting guard), ``stats``, ``result`` (bookkeeping), ``checkpoint``, ``api``.
+"""
+
+from __future__ import annotations
+
+from .api import (
+    atoms_from_reference,
+    free_energy_curve,
+    harmonic_reference,
+    thermodynamic_integration,
+)
+from .basin import CrystalLeftBasinError
+from .frenkel_ladd import FrenkelLaddSettings
+from .harmonic_model import HarmonicModel
+from .lambda_path import LambdaSettings
+from .md import MDSettings
+from .result import CurveResult, TIResult, convention_variants
+
+__all__ = [
+    "CrystalLeftBasinError", "CurveResult", "FrenkelLaddSettings", "HarmonicModel",
+    "LambdaSettings", "MDSettings", "TIResult", "atoms_from_reference", "convention_variants",
+    "free_energy_curve",
+    "harmonic_reference", "thermodynamic_integration",
+]
