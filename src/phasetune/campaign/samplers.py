@@ -152,10 +152,7 @@ class HessianSampler:
         measured = self.shell_label(displacements)
         for dx, label in zip(displacements, measured, strict=True):
             x = self.x0 + dx
-            reason = self.check(x, dx)
-            d = self.evaluator.descriptors(x) if reason is None else None
-            if reason is None and not np.all(np.isfinite(d)):
-                reason = "non-finite descriptors"
+            d, reason = checked_descriptors(self.evaluator, self.check, x, dx)
             if reason is not None:
                 reasons.append(reason)
                 continue
@@ -165,6 +162,18 @@ class HessianSampler:
                 energies.append(self.energy(x, d))
         return _batch(rows, energies if with_energy and self.energy else None, labels, reasons,
                       self.evaluator.spec.n_components)
+
+
+def checked_descriptors(evaluator: DescriptorEvaluator, check: PhysicalCheck, x: np.ndarray,
+                        dx: np.ndarray | None = None) -> tuple[np.ndarray | None, str | None]:
+    """(D(x), None) for a physical configuration, else (None, the reason it was rejected)."""
+    reason = check(x) if dx is None else check(x, dx)
+    if reason is not None:
+        return None, reason
+    d = evaluator.descriptors(x)
+    if not np.all(np.isfinite(d)):
+        return None, "non-finite descriptors"
+    return d, None
 
 
 def _batch(rows, energies, labels, reasons, n_components, diagnostics=None) -> SampleBatch:
@@ -281,10 +290,7 @@ class KineticSampler:
             self.run(self.stride)
             u, k = self.potential(), self.kinetic()
             x = self.engine.positions()
-            reason = self.check(x)
-            d = self.evaluator.descriptors(x) if reason is None else None
-            if reason is None and not np.all(np.isfinite(d)):
-                reason = "non-finite descriptors"
+            d, reason = checked_descriptors(self.evaluator, self.check, x)
             if reason is not None:
                 reasons.append(reason)
                 continue
