@@ -40,11 +40,10 @@ def temperature_grid(values: tuple[float, ...], points: int) -> np.ndarray:
 def command(archives, potential, temperatures, points, theta_file, modes, route, as_json,
             plot) -> None:
     """Which phase is stable, the transition temperatures and how sure we are."""
-    from ..estimator.store import check_potential
+    from ..estimator.store import check_potential, load_phase_estimators
     from ..phases.ensembles import ensemble_transition
     from ..phases.stability import compare_phases
     from ..plots import plot_phase_stability
-    from ..tuning.run import load_phase_estimators
 
     pot = resolve_potential(potential)
     estimators = load_phase_estimators([Path(a) for a in archives], Conventions(modes=modes), 4,

@@ -45,13 +45,13 @@ def command(archives, potential, training, n_generate, label_potential, at_tempe
             low, high, t_range, samples, route, output, plot, as_json) -> None:
     """Bayesian linear regression of θ on energies and forces; the T_c it implies, by sampling
     and by the linearised formula Var T_c ≈ ∇T_cᵀ Σ_θ ∇T_c."""
+    from ..estimator.store import load_phase_estimators
     from ..phases.ensembles import ensemble_transition, linearised_variance
     from ..phases.transitions import transitions
     from ..potentials.registry import load_potential
-    from ..training.dataset import generate_training_set, read_training_set
+    from ..training.dataset import training_frames
     from ..training.design import design_matrix
     from ..training.posterior import fit_posterior
-    from ..tuning.run import load_phase_estimators, reference_structures
 
     pot = load_potential(potential)
     estimators = load_phase_estimators([Path(a) for a in archives], Conventions(), 4, route)
@@ -59,12 +59,9 @@ def command(archives, potential, training, n_generate, label_potential, at_tempe
         if name not in estimators:
             raise PhasetuneError(f"phase {name!r} is not in the archives",
                                  f"phases: {', '.join(estimators)}")
-    if training:
-        frames = read_training_set(training)
-    else:
-        labeller = load_potential(label_potential) if label_potential else pot
-        frames = generate_training_set(reference_structures(estimators, pot.elements[0]),
-                                       labeller, n_per_structure=n_generate)
+    labeller = load_potential(label_potential) if label_potential else pot
+    frames = training_frames(training, [e.reference for e in estimators.values()], labeller,
+                             pot.elements[0], n_generate)
     design = design_matrix(frames, pot.spec)
     prior = np.r_[pot.beta0(), pot.theta[design.free]]
     post = fit_posterior(design, prior_mean=prior, method=method)

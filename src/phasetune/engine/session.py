@@ -151,21 +151,19 @@ class Engine:
         self.command("run 0 post no")
 
     # -- state --------------------------------------------------------------------------------
+    def _set_vectors(self, name: str, label: str, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=float)
+        if values.shape != (self.n_atoms, 3):
+            raise EngineError(f"{label} have shape {values.shape}, expected ({self.n_atoms}, 3)")
+        self._atom_array(name)[self._order] = values @ self.rotation
+
     def set_positions(self, positions: np.ndarray) -> None:
         """Set Cartesian positions (N, 3) Å in ASE's frame, in the structure's atom order."""
-        positions = np.asarray(positions, dtype=float)
-        if positions.shape != (self.n_atoms, 3):
-            raise EngineError(f"positions have shape {positions.shape}, "
-                              f"expected ({self.n_atoms}, 3)")
-        self._atom_array("x")[self._order] = positions @ self.rotation
+        self._set_vectors("x", "positions", positions)
 
     def set_velocities(self, velocities: np.ndarray) -> None:
         """Set velocities (N, 3) Å/ps in ASE's frame, in the structure's atom order."""
-        velocities = np.asarray(velocities, dtype=float)
-        if velocities.shape != (self.n_atoms, 3):
-            raise EngineError(f"velocities have shape {velocities.shape}, "
-                              f"expected ({self.n_atoms}, 3)")
-        self._atom_array("v")[self._order] = velocities @ self.rotation
+        self._set_vectors("v", "velocities", velocities)
 
     def velocities(self) -> np.ndarray:
         """Current velocities (N, 3) Å/ps in ASE's frame and atom order."""

@@ -16,7 +16,7 @@ from ..archive.hdf5 import read_archive
 from ..archive.model import PhaseVolume
 from ..conventions import Conventions
 from ..errors import ArchiveError, EstimatorError
-from ..potentials.linear import LinearPotential
+from ..potentials.linear import DESCRIPTOR_KEYS, LinearPotential
 from ..scoring.score_matching import (
     DEFAULT_DEGREE,
     DEFAULT_RIDGE,
@@ -27,8 +27,6 @@ from ..scoring.score_matching import (
 from .ddos import DDOSEstimator
 
 FIT_FORMAT = "phasetune-fit"
-SPEC_KEYS = ("rcutfac", "twojmax", "rfac0", "rmin0", "switchflag", "bzeroflag", "bnormflag",
-             "wselfallflag")
 
 
 def fit_path(archive: str | Path) -> Path:
@@ -129,7 +127,7 @@ def check_potential(potential: LinearPotential, phase_volume: PhaseVolume) -> No
         raise EstimatorError(f"descriptor mismatch: fixed (θ-independent) components of "
                              f"{potential.name} differ from the {where}")
     params = info.params.get("params", info.params)
-    for key in SPEC_KEYS:
+    for key in DESCRIPTOR_KEYS:
         if key in params and key in spec.params.values:
             if not np.isclose(float(params[key]), float(spec.params.values[key]), rtol=1e-9):
                 raise EstimatorError(
@@ -158,3 +156,16 @@ def load_estimators(archive: str | Path, *, phases: list[str] | None = None,
         out[name] = DDOSEstimator(pv, conventions or Conventions(), degree, ridge=ridge, fit=fit)
         out[name].route = route
     return out
+
+
+def load_phase_estimators(archives: list[Path], conventions: Conventions, degree: Degree,
+                          route: str = "score") -> dict[str, DDOSEstimator]:
+    """Phases from several archives; a phase present twice is an error."""
+    estimators: dict[str, DDOSEstimator] = {}
+    for path in archives:
+        for name, est in load_estimators(path, conventions=conventions, degree=degree,
+                                         route=route).items():
+            if name in estimators:
+                raise EstimatorError(f"phase {name!r} appears in more than one archive")
+            estimators[name] = est
+    return estimators

@@ -19,6 +19,9 @@ from ..errors import PotentialError
 from .snap_files import SnapCoeff, SnapParams, bispectrum_count, bispectrum_labels
 
 FIXED_LABEL = "E_fixed/N"
+DESCRIPTOR_KEYS = ("rcutfac", "twojmax", "rfac0", "rmin0", "switchflag", "bzeroflag",
+                   "bnormflag", "wselfallflag")
+"""SNAP hyper-parameters that change the descriptors (chunking settings do not)."""
 
 
 def _sha256(paths: list[Path]) -> str:
@@ -142,9 +145,7 @@ class DescriptorSpec:
         a, b = self.as_dict(), other.as_dict()
         for key in ("params", "elements", "radii", "weights", "fixed_style", "fixed_coeffs"):
             if key == "params":
-                keys = ("rcutfac", "twojmax", "rfac0", "rmin0", "switchflag", "bzeroflag",
-                        "bnormflag", "wselfallflag")
-                for k in keys:
+                for k in DESCRIPTOR_KEYS:
                     if a["params"].get(k) != b["params"].get(k):
                         return f"{k}: {a['params'].get(k)} vs {b['params'].get(k)}"
             elif a[key] != b[key]:

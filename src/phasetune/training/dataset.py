@@ -12,6 +12,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from ..archive.model import Reference
 from ..engine.calculators import ForceEvaluator
 from ..engine.session import Engine
 from ..errors import PhasetuneError
@@ -38,6 +39,29 @@ def read_training_set(path: str | Path) -> list[Atoms]:
                 "write frames with energy and forces (extxyz with a calculator or arrays)",
             ) from exc
     return frames
+
+
+def reference_structures(references: list[Reference], element: str) -> list[Atoms]:
+    """The sampled lattices X0 of an archive as ASE Atoms (for generating training frames)."""
+    out = []
+    for ref in references:
+        if np.ptp(ref.positions) == 0:
+            raise PhasetuneError(f"phase {ref.phase}: the archive holds no lattice positions",
+                                 "give a training set (extxyz) instead")
+        out.append(Atoms(element * ref.n_atoms, positions=ref.positions, cell=ref.cell,
+                         pbc=True))
+    return out
+
+
+def training_frames(path: str | Path | None, references: list[Reference],
+                    labeller: PairPotential | LinearPotential, element: str,
+                    n_per_structure: int) -> list[Atoms]:
+    """Frames read from ``path`` (extxyz), or generated around the sampled lattices and
+    labelled with ``labeller``."""
+    if path is not None:
+        return read_training_set(path)
+    return generate_training_set(reference_structures(references, element), labeller,
+                                 n_per_structure=n_per_structure)
 
 
 def generate_training_set(structures: list[Atoms], potential: PairPotential | LinearPotential,

@@ -6,16 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from ase import Atoms
 
 from ..conventions import Conventions
 from ..errors import PhasetuneError
 from ..estimator.ddos import DDOSEstimator
-from ..estimator.store import check_potential, load_estimators
+from ..estimator.store import check_potential, load_phase_estimators
 from ..phases.transitions import transitions
 from ..potentials.linear import LinearPotential
 from ..potentials.registry import load_potential
-from ..training.dataset import generate_training_set, read_training_set
+from ..training.dataset import training_frames
 from ..training.design import DesignMatrix, design_matrix
 from .optimizer import TuneResult, fine_tune
 from .spec import TuneSpec
@@ -32,32 +31,6 @@ class TuneOutcome:
     targets: list[DeltaFTarget]
     report: dict
     files: dict[str, Path]
-
-
-def load_phase_estimators(archives: list[Path], conventions: Conventions, degree: int,
-                          route: str = "score") -> dict[str, DDOSEstimator]:
-    """Phases from several archives; a phase present twice is an error."""
-    estimators: dict[str, DDOSEstimator] = {}
-    for path in archives:
-        for name, est in load_estimators(path, conventions=conventions, degree=degree,
-                                         route=route).items():
-            if name in estimators:
-                raise PhasetuneError(f"phase {name!r} appears in more than one archive")
-            estimators[name] = est
-    return estimators
-
-
-def reference_structures(estimators: dict[str, DDOSEstimator], element: str) -> list[Atoms]:
-    """The sampled lattices, as ASE Atoms, for generating training configurations."""
-    out = []
-    for est in estimators.values():
-        ref = est.reference
-        atoms = Atoms(element * ref.n_atoms, positions=ref.positions, cell=ref.cell, pbc=True)
-        if np.ptp(ref.positions) == 0:
-            raise PhasetuneError(f"phase {ref.phase}: the archive holds no lattice positions",
-                                 "give regulariser.training (an extxyz file) or kind: ridge")
-        out.append(atoms)
-    return out
 
 
 def build_targets(spec: TuneSpec, estimators: dict[str, DDOSEstimator],
@@ -84,11 +57,8 @@ def build_targets(spec: TuneSpec, estimators: dict[str, DDOSEstimator],
 def training_design(spec: TuneSpec, potential: LinearPotential,
                     estimators: dict[str, DDOSEstimator]) -> DesignMatrix:
     reg = spec.regulariser
-    if reg.training is not None:
-        frames = read_training_set(reg.training)
-    else:
-        structures = reference_structures(estimators, potential.elements[0])
-        frames = generate_training_set(structures, potential, n_per_structure=reg.n_per_phase)
+    frames = training_frames(reg.training, [e.reference for e in estimators.values()],
+                             potential, potential.elements[0], reg.n_per_phase)
     return design_matrix(frames, potential.spec, reg.energy_sigma, reg.force_sigma)
 
 
