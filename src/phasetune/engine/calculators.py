@@ -70,6 +70,8 @@ class ForceEvaluator:
                 raise TypeError("with_descriptors needs a LinearPotential")
             extra = [sna_compute_command(potential.spec)]
         self.potential = potential
+        self.pair = pair
+        """The LAMMPS form of ``potential`` that was loaded."""
         self.engine.load_structure(atoms, pair.commands(), extra=extra,
                                    context=_context(atoms, pair.name))
         self._types = _type_index(atoms)

@@ -96,9 +96,8 @@ def build_reference(atoms: Atoms, potential: PairPotential | LinearPotential, *,
         evaluator = ForceEvaluator(atoms, potential, engine=engine, workdir=workdir)
         x0 = relax_internal(evaluator, atoms, where)
         e0, _ = evaluator.energy_forces(x0)
-        pair = potential.pair_potential(workdir) if isinstance(potential, LinearPotential) \
-            else potential
-        key = cache_key(atoms.cell, x0, atoms.numbers, atoms.get_masses(), pair.sha256, step)
+        key = cache_key(atoms.cell, x0, atoms.numbers, atoms.get_masses(),
+                        evaluator.pair.sha256, step)
         hessian = load_cached(key) if use_cache else None
         if hessian is None:
             hessian = finite_difference_hessian(evaluator.forces, x0, step, progress)
