@@ -29,7 +29,7 @@ demo: $(STAMP)
 		-T 300 1200 --points 10 --plot $(OUT)/phases_tuned.png
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples scripts
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

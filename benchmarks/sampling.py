@@ -31,7 +31,9 @@ from phasetune.harmonic.reference import build_reference  # noqa: E402
 from phasetune.potentials.registry import load_potential  # noqa: E402
 from phasetune.structures.crystals import crystal  # noqa: E402
 
-CASES = [("lammps:W_2940_2017_2", "W", 16.2, 4), ("lammps:Mo_Chen_PRM2017", "Mo", 15.9, 3)]
+CASES = [("lammps:W_2940_2017_2", "W", 16.2, 4, 1), ("lammps:Mo_Chen_PRM2017", "Mo", 15.9, 3, 5)]
+"""(potential, element, Å³/atom, cells, sample multiplier): Mo evaluates ~5× faster, so its runs
+take 5× the samples to keep pool start-up a small part of the 2-worker figure."""
 REFERENCE_IMPLEMENTATION_W = 7.6
 """Samples/s per core of the published reference implementation, 128-atom BCC W (issue 3)."""
 
@@ -62,56 +64,70 @@ def shell_configurations(spec, atoms, pot, n: int) -> np.ndarray:
     return np.concatenate(xs)[:n]
 
 
-def measure(spec, workers: int, repeats: int) -> tuple[float, float]:
-    """Best (wall-clock samples/s, samples per worker CPU-second) over ``repeats`` runs."""
-    wall = cpu = 0.0
+def measure(spec, workers: int, tag: str) -> tuple[float, float]:
+    """(wall-clock samples/s, samples per worker CPU-second) of one campaign run."""
+    run = spec.model_copy(update={"archive": f"{spec.archive}.{workers}.{tag}.h5"})
+    result = run_campaign(run, executor="local", workers=workers, quiet=True)
+    assert result.complete
+    return result.rates["overall"], result.rates["bcc"]
+
+
+def raw_rates(atoms, spec, xs) -> tuple[float, float]:
+    """(wall-clock, CPU) evaluations/s of one pass of the raw lammps loop."""
+    c0 = time.process_time()
+    elapsed = raw_loop(atoms, spec, xs)[0]
+    c1 = time.process_time() - c0  # includes LAMMPS set-up: a slight handicap for raw
+    return len(xs) / elapsed, len(xs) / c1
+
+
+def _median(rows: list[tuple[float, float]]) -> tuple[float, float]:
+    return tuple(np.median(np.array(rows), axis=0)) if rows else (float("nan"),) * 2
+
+
+def interleaved(atoms, pot, spec, xs, repeats: int, parallel: bool) -> tuple:
+    """Raw loop, 1 worker and 2 workers measured in turn ``repeats`` times.
+
+    The VM's speed drifts by ±25 % over tens of seconds, so each ratio is taken between
+    neighbouring runs and the median over the rounds is reported (with the rates' medians)."""
+    raw, one, two, ratio, speedup = [], [], [], [], []
     for r in range(repeats):
-        run = spec.model_copy(update={"archive": f"{spec.archive}.{workers}.{r}.h5"})
-        result = run_campaign(run, executor="local", workers=workers, quiet=True)
-        assert result.complete
-        wall = max(wall, result.rates["overall"])
-        cpu = max(cpu, result.rates["bcc"])
-    return wall, cpu
-
-
-def raw_rates(atoms, spec, xs, repeats: int) -> tuple[float, float]:
-    """Best (wall-clock, CPU) evaluations/s of the raw lammps loop."""
-    wall = cpu = 0.0
-    for _ in range(repeats):
-        c0 = time.process_time()
-        elapsed = raw_loop(atoms, spec, xs)[0]
-        c1 = time.process_time() - c0  # includes LAMMPS set-up: a slight handicap for raw
-        wall, cpu = max(wall, len(xs) / elapsed), max(cpu, len(xs) / c1)
-    return wall, cpu
+        raw.append(raw_rates(atoms, pot.spec, xs))
+        one.append(measure(spec, 1, str(r)))
+        ratio.append((one[-1][0] / raw[-1][0], one[-1][1] / raw[-1][1]))
+        if parallel:
+            two.append(measure(spec, 2, str(r)))
+            speedup.append(two[-1][0] / one[-1][0])
+    two_rate = float(np.median([t[0] for t in two])) if two else float("nan")
+    gain = float(np.median(speedup)) if speedup else float("nan")
+    return _median(raw), _median(one), two_rate, _median(ratio), gain
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=600, help="samples per case and run")
     parser.add_argument("--skip-parallel", action="store_true", help="skip the 2-worker runs")
-    parser.add_argument("--repeats", type=int, default=2, help="best of this many runs")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved rounds (medians are reported)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for k, (name, element, volume, cells) in enumerate(CASES):
+        for k, (name, element, volume, cells, factor) in enumerate(CASES):
             pot = load_potential(name)
             atoms = crystal("bcc", element, volume=volume, cells=cells)
-            spec = campaign(name, element, volume, cells, args.samples, tmp, f"c{k}")
-            xs = shell_configurations(spec, atoms, pot, min(args.samples, 300))
-            raw = raw_rates(atoms, pot.spec, xs, args.repeats)
-            one = measure(spec, 1, args.repeats)
-            nan = (float("nan"), float("nan"))
-            two = nan if args.skip_parallel else measure(spec, 2, args.repeats)
+            samples = args.samples * factor
+            spec = campaign(name, element, volume, cells, samples, tmp, f"c{k}")
+            xs = shell_configurations(spec, atoms, pot, min(samples, 300 * factor))
+            measured = interleaved(atoms, pot, spec, xs, args.repeats, not args.skip_parallel)
             label = f"{pot.name} {len(atoms)} atoms 2J={pot.spec.params.twojmax}"
-            rows.append((label, raw, one, two, element == "W"))
-    print("samples/s: wall clock (and per CPU-second of one worker, insensitive to other load)")
+            rows.append((label, *measured, element == "W"))
+    print("samples/s: wall clock (and per CPU-second of one worker, insensitive to other load);")
+    print(f"medians over {args.repeats} interleaved rounds, ratios taken within each round")
     print(f"{'case':<34} {'raw loop':>15} {'1 worker':>15} {'ratio':>11} {'2 workers':>10} "
           f"{'speed-up':>9}")
-    for label, raw, one, two, is_w in rows:
+    for label, raw, one, two, ratio, speedup, is_w in rows:
         print(f"{label:<34} {raw[0]:7.1f} ({raw[1]:5.1f}) {one[0]:7.1f} ({one[1]:5.1f}) "
-              f"{one[0] / raw[0]:4.2f} ({one[1] / raw[1]:4.2f}) {two[0]:10.1f} "
-              f"{two[0] / one[0]:9.2f}")
+              f"{ratio[0]:4.2f} ({ratio[1]:4.2f}) {two:10.1f} {speedup:9.2f}")
         if is_w:
             gain = one[1] / REFERENCE_IMPLEMENTATION_W
             print(f"{'':<34} per worker vs the reference implementation "

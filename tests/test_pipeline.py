@@ -80,3 +80,34 @@ def test_tune_then_posterior(archive, tmp_path):
     d = json.loads(post.output)["delta_F"]
     assert d["std_sampled_eV"] == pytest.approx(d["std_linearised_eV"], rel=0.3)
     assert np.isfinite(d["at_mean_eV"])
+
+
+def test_validate_against_ti(archive, tmp_path):
+    """``phasetune validate`` on the tiny archive: TI of θ0 and one perturbed θ on the archive's
+    own cells agrees with D-DOS at 400 K; a rerun is served from the cached results."""
+    args = ["validate", archive, "--potential", "lammps:Mo_Chen_PRM2017", "-T", "400",
+            "--thetas", "1", "--steps", "300", "--theta-steps", "300", "--out", tmp_path / "ti",
+            "--plot", tmp_path / "v.png", "--markdown", tmp_path / "v.md", "--json",
+            "--no-progress"]
+    result = run(args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    rows = report["comparison"]["rows"]
+    assert {(r["phase"], r["model"]) for r in rows} == {
+        ("bcc", "θ0"), ("bcc", "θ1"), ("a15", "θ0"), ("a15", "θ1")}
+    for r in rows:
+        assert r["solved"], r
+        assert abs(r["deviation"]) < 3e-3, r  # tiny archive and short TI: a few meV at most
+        assert r["sigma_TI"] > 0
+    assert len(report["comparison"]["differences"]) == 2
+    assert report["cost"]["break_even_models"] > 0
+    assert (tmp_path / "v.png").stat().st_size > 0
+    assert "| bcc | 400 | θ0 |" in (tmp_path / "v.md").read_text()
+    again = json.loads(run(args).output)
+    assert again["comparison"]["rows"] == rows
+
+
+def test_validate_refuses_a_non_linear_potential(archive):
+    result = run(["validate", archive, "--potential", "lammps:Fe_mm.eam.fs", "-T", "400"])
+    assert result.exit_code == 2
+    assert "not a linear" in result.output

@@ -113,6 +113,7 @@ class _Run:
         self._check_compatible()
         self.failures: list[ChunkFailure] = []
         self.samples_run = self.chunks_run = 0
+        self.worker_cpu = 0.0
         self.last_commit = time.time()
         self.progress = CampaignProgress(enabled=progress and not quiet)
 
@@ -203,7 +204,8 @@ class _Run:
                 pvs.append(pv)  # a (phase, volume) of the archive not in this spec: kept
         run = self.metadata["provenance"]["this_run"]
         run.update(wall_time_s=round(time.time() - self.started, 3),
-                   samples=self.samples_run, chunks=self.chunks_run)
+                   samples=self.samples_run, chunks=self.chunks_run,
+                   worker_cpu_s=round(self.worker_cpu, 3))
         created = self.archive.metadata.get("created") if self.archive else None
         write_archive(self.path, pvs, self.metadata, created=created)
         folded = [p for s in included for p in s.uncommitted]
@@ -226,6 +228,7 @@ class _Run:
         shell.offer(task.chunk, batch, path)
         self.samples_run += task.n_samples
         self.chunks_run += 1
+        self.worker_cpu += result.cpu
         self.progress.advance(task.phase, task.n_samples, result.cpu)
         if batch.n_unphysical:
             self.log.warning("%s: %d unphysical sample(s) rejected (%s)", task.label,

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "phasetune.cli.posterior",
     "phasetune.cli.sample",
     "phasetune.cli.ti",
+    "phasetune.cli.validate",
 ]
 
 

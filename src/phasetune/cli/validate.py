@@ -1,0 +1,84 @@
+"""``phasetune validate``: D-DOS free energies against TI on the archive's own cells."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..potentials.linear import LinearPotential
+from .common import emit_json, handle_errors
+from .options import potential_option, resolve_potential, temperature_option
+
+
+@click.command("validate")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@potential_option
+@temperature_option
+@click.option("--thetas", "n_thetas", type=int, default=3, show_default=True,
+              help="Perturbed θ drawn around the potential's (θ-integration from θ0).")
+@click.option("--scale", type=float, default=0.02, show_default=True,
+              help="Relative size of the perturbations: θ0 + scale·|θ0|·ξ, ξ ~ N(0, 1).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the perturbations.")
+@click.option("--extra", "extra", multiple=True, metavar="NAME=FILE[@T,…]",
+              help="Also validate another potential's θ (e.g. a tuned .snap), optionally only "
+                   "at some temperatures: tuned=out/tuned.snap@900.  Repeatable.")
+@click.option("--phase", "phases", multiple=True, help="Only these phases (repeatable).")
+@click.option("--repeats", type=int, default=2, show_default=True,
+              help="Independent TI repeats per (phase, T).")
+@click.option("--steps", type=int, default=None,
+              help="λ-integration production steps per node (default 4000).")
+@click.option("--theta-steps", type=int, default=4000, show_default=True,
+              help="Production steps per θ-integration end point.")
+@click.option("--out", type=click.Path(file_okay=False), default="validation-output/ti",
+              show_default=True, help="TI checkpoints and cached results (rerun to resume).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Deviation plot (PNG).")
+@click.option("--markdown", type=click.Path(dir_okay=False), default=None,
+              help="Write the tables as Markdown to this file.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the full report as JSON to this file.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars on stderr (default: when stderr is a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handle_errors
+def command(archive, potential, temperatures, n_thetas, scale, seed, extra, phases, repeats,
+            steps, theta_steps, out, plot, markdown, report_path, progress, as_json) -> None:
+    """TI of the potential (and of perturbed θ) on the ARCHIVE's cells, against D-DOS:
+    per-atom deviations with both error bars, ΔF between phases, and the cost of each route."""
+    from ..errors import PhasetuneError
+    from ..jsonutil import to_jsonable
+    from ..validation.api import validate
+    from ..validation.report import markdown_tables, plot_validation
+    from ..validation.runs import TISettings
+
+    pot = resolve_potential(potential)
+    if not isinstance(pot, LinearPotential):
+        raise PhasetuneError(f"{potential} is not a linear (SNAP) potential",
+                             "D-DOS validates potentials linear in the descriptors")
+    extras = {}
+    for item in extra:
+        name, _, rest = item.partition("=")
+        path, _, temps = rest.partition("@")
+        if not name or not path:
+            raise PhasetuneError(f"--extra {item!r} is not NAME=FILE[@T,…]")
+        theta = resolve_potential(path).theta
+        extras[name] = (theta, [float(t) for t in temps.split(",")] if temps else None)
+    show = sys.stderr.isatty() if progress is None else progress
+    report = validate(archive, pot, temperatures, n_thetas=n_thetas, scale=scale, seed=seed,
+                      out=out, settings=TISettings(repeats, steps, theta_steps),
+                      phases=list(phases) or None, extra=extras, progress=show)
+    tables = markdown_tables(report)
+    if plot:
+        plot_validation(report, plot)
+    if markdown:
+        Path(markdown).write_text(tables)
+    if report_path:
+        Path(report_path).write_text(json.dumps(to_jsonable(report.to_dict()), indent=1,
+                                                ensure_ascii=False))
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(tables)
