@@ -11,7 +11,7 @@ POT    := lammps:Mo_Chen_PRM2017
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,mpi]"
+	$(BIN)/python -m pip install --quiet -e ".[test,mpi,dask]"
 	touch $(STAMP)
 
 # campaign → free energies → phase plot → tuning → tuned potential (a few minutes on 2 cores)

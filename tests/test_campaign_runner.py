@@ -64,6 +64,22 @@ def test_one_and_two_workers_give_identical_archives(tmp_path):
     assert meta["sampler"]["flavour"] == "hessian" and meta["sampler"]["seed"] == 11
     assert meta["descriptor"]["sha256"] and meta["reference_potential"]["sha256"]
     assert meta["provenance"]["lammps_version"]
+    assert meta["provenance"]["this_run"]["worker_cpu_s"] > 0
+
+
+def test_dask_scheduler_gives_the_same_archive(tmp_path):
+    """A real Dask scheduler (a local cluster of worker processes, reached by its address as
+    ``--executor dask --scheduler ADDRESS`` does) gives the archive of a local run."""
+    distributed = pytest.importorskip("distributed")
+    local = load_campaign(write_campaign(tmp_path, "local.h5", per_isosurface=20, count=2))
+    remote = load_campaign(write_campaign(tmp_path, "dask.h5", per_isosurface=20, count=2))
+    assert run_campaign(local, workers=1, quiet=True).complete
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        result = run_campaign(remote, executor="dask", scheduler=cluster.scheduler_address,
+                              quiet=True)
+    assert result.complete
+    assert_same_shells(read_archive(local.archive_path), read_archive(remote.archive_path))
 
 
 def test_appending_samples_and_volumes_keeps_what_exists(tmp_path):

@@ -35,7 +35,7 @@ def crystal():
 
 def test_smoother_is_exact_for_its_basis_and_well_conditioned():
     alphas = np.linspace(-5.0, -2.5, 15)
-    sm = AlphaSmoother(alphas)
+    sm = AlphaSmoother(alphas, degree=5)
     assert sm.condition < 10.0
     c = np.array([0.3, -1.2, 0.5, 0.1, -0.05, 0.02])
     h = sm.basis(alphas) @ c
@@ -229,3 +229,32 @@ def test_saddle_takes_interior_minimum_over_spurious_edge_descent():
     assert np.argmin(f) == a.size - 1  # the global minimum is the (spurious) edge
     monotone = -1.5 * a
     assert interior_minimum(monotone[None, :])[0] == a.size - 1  # no interior minimum: edge
+
+
+def test_local_smoother_is_not_pulled_by_far_shells():
+    """Harmonic shell values h_i = βω̄e^{α_i}/2 give α* = ln(r k_BT/ω̄) exactly.  Spoiling the
+    three highest of 14 shells with a steep −e^{2α} descent (the out-of-range behaviour seen on
+    real archives) must leave the saddle untouched: the local window does not contain them,
+    while one polynomial over all shells would be pulled off by them."""
+    from phasetune.estimator.saddle import SaddleSolver
+    from phasetune.estimator.smoother import AlphaSmoother
+
+    r, omega_bar, t = 3.0, 12.0, 800.0
+    beta = 1.0 / (KB * t)
+    alphas = np.linspace(-5.2, -2.3, 14)
+    clean = 0.5 * beta * omega_bar * np.exp(alphas)
+    spoiled = clean.copy()
+    spoiled[-3:] -= 40.0 * np.exp(2 * (alphas[-3:] - alphas[-4]))
+    solver = SaddleSolver(alphas, r)
+    exact = np.log(r * KB * t / omega_bar)
+    a, b = solver.solve(clean[None, :]), solver.solve(spoiled[None, :])
+    assert a.alpha[0] == pytest.approx(exact, abs=1e-9)
+    assert b.alpha[0] == pytest.approx(exact, abs=1e-9)
+    assert b.f_smooth[0] == pytest.approx(a.f_smooth[0], abs=1e-12)
+    assert a.status[0] == 0 and b.status[0] == 0
+    assert np.all(b.weights[0, -3:] == 0.0)  # the spoiled shells carry no weight
+    # one global polynomial is pulled off
+    sm = AlphaSmoother(alphas)
+    dense = np.linspace(alphas[0], alphas[-1], 2001)
+    values = sm.weights(dense) @ spoiled - 0.5 * r * dense
+    assert abs(dense[np.argmin(values[:1500])] - exact) > 0.01

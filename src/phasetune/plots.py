@@ -49,26 +49,39 @@ def plot_free_energies(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarra
     return path
 
 
+def _shade_unsolved(ax, t: np.ndarray, unsolved: np.ndarray) -> None:
+    """Grey bands over the temperatures where some prediction is not solved."""
+    if not unsolved.any():
+        return
+    half = 0.5 * (np.min(np.diff(t)) if t.size > 1 else 1.0)
+    for i in np.flatnonzero(unsolved):
+        ax.axvspan(t[i] - half, t[i] + half, color="0.88", lw=0, zorder=0)
+
+
 def plot_phase_stability(comparison, path: str | Path, title: str = "",
                          ensemble: dict | None = None) -> Path:
-    """F(T) per phase and ΔF(T) bands, unsolved points hollow;
-    with an ensemble, a histogram of T_c per phase pair."""
+    """F(T) per phase and ΔF(T) bands through the solved points only; temperatures where a
+    prediction is not solved are shaded grey (its value is not a result, so it is not drawn).
+    With an ensemble, a histogram of T_c per phase pair."""
     plt = _pyplot()
     ncols = 3 if ensemble else 2
     fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.8), dpi=120)
     t = comparison.temperatures
+    unsolved = np.zeros(t.shape, dtype=bool)
     for name, p in comparison.predictions.items():
         f, ok = p.F_total[:, 0], p.solved[:, 0]
-        (line,) = axes[0].plot(t, f, label=name)
-        axes[0].plot(t[~ok], f[~ok], "o", mfc="none", color=line.get_color(), ms=4)
+        unsolved |= ~ok
+        axes[0].plot(t, np.where(ok, f, np.nan), label=name)
     axes[0].set_xlabel("T (K)")
     axes[0].set_ylabel("F (eV/atom)")
     axes[0].legend()
     for key, (d, sig, ok) in comparison.delta.items():
+        d, sig = np.where(ok, d, np.nan), np.where(ok, sig, np.nan)
         (line,) = axes[1].plot(t, 1e3 * d, label=key)
         axes[1].fill_between(t, 1e3 * (d - sig), 1e3 * (d + sig), color=line.get_color(),
                              alpha=0.3)
-        axes[1].plot(t[~ok], 1e3 * d[~ok], "o", mfc="none", color=line.get_color(), ms=4)
+    for ax in axes[:2]:
+        _shade_unsolved(ax, t, unsolved)
     for items in comparison.transitions.values():
         for tr in items:
             if tr.kind == "root":

@@ -27,7 +27,6 @@ from .conjugate import N_SLOPES, POLY_TOL, ConjugateTables
 from .prediction import CLAMPED, Prediction
 from .saddle import SaddleSolver, assemble
 from .smoother import DEFAULT_DEGREE as SMOOTHER_DEGREE
-from .smoother import AlphaSmoother
 from .terms import CumulantChunk, FrameStack, ScoreChunk
 
 DEFAULT_CONVENTIONS = Conventions()
@@ -83,8 +82,7 @@ class DDOSEstimator:
         self.frames = FrameStack(np.stack([f.rotation for f in fit.shells]),
                                  np.stack([f.mean for f in fit.shells]),
                                  np.stack([f.scale for f in fit.shells]), ref.n_atoms)
-        self.smoother = AlphaSmoother(self.alphas, smoother_degree)
-        self.solver = SaddleSolver(self.smoother, self.r)
+        self.solver = SaddleSolver(self.alphas, self.r, smoother_degree)
         self.d0 = np.asarray(ref.D0, dtype=float)
         self._mu = np.stack([s.mean for s in shells]) - self.d0
         self._k = ref.n_atoms * np.stack([s.cov for s in shells])
@@ -185,7 +183,7 @@ class DDOSEstimator:
                 d_star[:, sl] = self.d0 + part.gradient(res["weights"])
             if hessian:
                 # ∂D*/∂α = Σ_i w′_i U_i; between-shell term −β (∂D*/∂α)(∂D*/∂α)ᵀ/f″ (§7.7)
-                dw = self.smoother.weights(res["alpha"], 1)
+                dw = res["dweights"]
                 dd = np.einsum("tmi,tmik->tmk", dw, part.shell_vectors())
                 between = (beta[:, None] / res["f2"])[..., None, None] * (
                     dd[..., :, None] * dd[..., None, :])

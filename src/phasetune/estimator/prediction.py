@@ -31,8 +31,9 @@ class Prediction:
         temperatures: (n_T,) K.
         F_total: β0 + θ·D0 + F_vib, eV/atom.
         F_vib: vibrational free energy (→ 0 as T → 0), eV/atom.
-        sigma_F: score-matching standard error of F (method.md §7.8), eV/atom (NaN for the
-            cumulant route).
+        sigma_F: score-matching standard error of F (method.md §7.8), widened by the α
+            smoother's lack of fit (Birge ratio, :mod:`~phasetune.estimator.saddle`), eV/atom
+            (NaN for the cumulant route).
         alpha_star: saddle shell label α*.
         T_alpha_star: ω̄e^{α*}/(r k_B), K.
         entropy: s = −∂F/∂T, eV/K/atom.

@@ -20,7 +20,7 @@ from numpy.polynomial import legendre
 
 from ..errors import EstimatorError
 
-DEFAULT_DEGREE = 5
+DEFAULT_DEGREE = 4
 
 
 class AlphaSmoother:
