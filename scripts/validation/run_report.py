@@ -77,7 +77,7 @@ def refusal(potential: str, structure: str, volume: float, cells: int) -> str:
     return ""
 
 
-def run_system(system: System, docs: Path, out: Path, progress: bool) -> dict:
+def run_system(system: System, docs: Path, out: Path, progress: bool, run: bool = True) -> dict:
     spec = load_campaign(HERE / system.campaign)
     start = time.process_time()
     result = run_campaign(spec, quiet=True)
@@ -94,7 +94,7 @@ def run_system(system: System, docs: Path, out: Path, progress: bool) -> dict:
         cpu *= spec.executor.workers or 1
     report = validate(spec.archive, pot, system.temperatures, n_thetas=system.n_thetas,
                       out=out, settings=system.settings, extra=extra, progress=progress,
-                      campaign_cpu=cpu)
+                      campaign_cpu=cpu, run=run)
     if how == "wall time":
         report.cost["campaign_cpu_source"] = "wall time × workers"
     docs.mkdir(parents=True, exist_ok=True)
@@ -120,9 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "validation")
     parser.add_argument("--out", type=Path, default=ROOT / "validation-output" / "ti")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write the report from finished TI only (the rest as pending)")
     args = parser.parse_args(argv)
     for name in args.systems:
-        run_system(SYSTEMS[name], args.docs, args.out, not args.no_progress)
+        run_system(SYSTEMS[name], args.docs, args.out, not args.no_progress,
+                   run=not args.report_only)
     return 0
 
 

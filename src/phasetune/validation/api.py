@@ -30,6 +30,7 @@ class ValidationReport:
         thetas: (n_models, N_D).
         comparison: :class:`~phasetune.validation.compare.Comparison`.
         failures: TI runs that stopped (crystal left its basin, …): phase, T, message.
+        pending: (phase, T) whose TI has not run yet (``run=False``).
         cost: CPU seconds of the campaign, TI per (model, T) and D-DOS per (model, T), and the
             break-even number of models.
         settings: TI settings.
@@ -42,6 +43,7 @@ class ValidationReport:
     thetas: np.ndarray
     comparison: Comparison
     failures: list[dict] = field(default_factory=list)
+    pending: list[dict] = field(default_factory=list)
     cost: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
 
@@ -49,7 +51,8 @@ class ValidationReport:
         return {"archive": self.archive, "potential": self.potential,
                 "temperatures": self.temperatures, "labels": self.labels,
                 "thetas": self.thetas.tolist(), "comparison": self.comparison.to_dict(),
-                "failures": self.failures, "cost": self.cost, "settings": self.settings,
+                "failures": self.failures, "pending": self.pending, "cost": self.cost,
+                "settings": self.settings,
                 "units": {"F": "eV/atom", "T": "K", "cost": "CPU s"},
                 "conventions": "F^(3N-3): COM fixed, classical, per atom (method.md §3)"}
 
@@ -78,7 +81,8 @@ def validate(archive: str | Path, potential: LinearPotential, temperatures: Sequ
              out: str | Path = "validation-output/ti", settings: TISettings | None = None,
              phases: Sequence[str] | None = None,
              extra: dict[str, tuple[np.ndarray, Sequence[float] | None]] | None = None,
-             progress: bool = True, campaign_cpu: float | None = None) -> ValidationReport:
+             progress: bool = True, campaign_cpu: float | None = None,
+             run: bool = True) -> ValidationReport:
     """Run (or resume) the TI side and compare it with D-DOS.
 
     Args:
@@ -93,6 +97,7 @@ def validate(archive: str | Path, potential: LinearPotential, temperatures: Sequ
             e.g. a tuned potential's at its target temperature.
         campaign_cpu: CPU seconds of the campaign, if measured outside (default: from the
             archive's provenance).
+        run: run missing TI; False reports only what is finished (the rest as ``pending``).
 
     Returns:
         :class:`ValidationReport`.
@@ -106,17 +111,23 @@ def validate(archive: str | Path, potential: LinearPotential, temperatures: Sequ
     estimators = ddos_estimators(archive, potential)
     if phases:
         estimators = {p: estimators[p] for p in phases}
-    ti, failures, cpu_lambda, cpu_theta = {}, [], [], []
+    ti, failures, pending, cpu_lambda, cpu_theta = {}, [], [], [], []
     for t in temps:
         for phase in estimators:
             try:
-                res = dict(ti_for_phase(archive, phase, potential, t, thetas, out, settings,
-                                        progress))
+                res = ti_for_phase(archive, phase, potential, t, thetas, out, settings,
+                                   progress, run)
+                if res is None:
+                    pending.append({"phase": phase, "T": t})
+                    continue
+                res = dict(res)
                 for theta, only in extra.values():
+                    more = None
                     if only is None or t in only:
                         more = ti_for_phase(archive, phase, potential, t,
                                             np.vstack([thetas[0], theta]), out, settings,
-                                            progress)
+                                            progress, run)
+                    if more is not None:
                         res["F"] = [*res["F"], more["F"][1]]
                         res["sigma"] = [*res["sigma"], more["sigma"][1]]
                     else:
@@ -143,5 +154,6 @@ def validate(archive: str | Path, potential: LinearPotential, temperatures: Sequ
             "ddos_s_per_model_T_all_phases": _ddos_seconds(estimators, thetas, temps),
             "break_even_models": campaign / ti_per_model if cpu_lambda else None}
     return ValidationReport(str(archive), potential.name, temps, labels, thetas, comparison,
-                            failures, cost, {"ti": settings.to_dict(), "n_thetas": n_thetas,
-                                             "scale": scale, "seed": seed})
+                            failures, pending, cost,
+                            {"ti": settings.to_dict(), "n_thetas": n_thetas, "scale": scale,
+                             "seed": seed})

@@ -22,14 +22,14 @@ def markdown_tables(report) -> str:
     lines = [f"Potential `{report.potential}`, archive `{Path(report.archive).name}`; "
              "F^(3N−3) per atom, deviations d = F_DDOS − F_TI in meV/atom, σ combined.", "",
              "| phase | T (K) | model | F_TI (eV/atom) | σ_TI (meV) | d (meV) | σ_DDOS (meV) "
-             "| d/σ | |d| ≤ 2 meV |", "|---|---|---|---|---|---|---|---|---|"]
+             "| d/σ | \\|d\\| ≤ 2 meV |", "|---|---|---|---|---|---|---|---|---|"]
     for r in c.rows:
         lines.append(f"| {r['phase']} | {r['T']:g} | {r['model']} | {r['F_TI']:.5f} | "
                      f"{1e3 * r['sigma_TI']:.2f} | {1e3 * r['deviation']:+.2f} | "
                      f"{1e3 * r['sigma_DDOS']:.2f} | {r['z']:+.1f} | {_flag(r)} |")
     if c.differences:
         lines += ["", "| ΔF | T (K) | model | ΔF_TI (meV/atom) | σ_TI (meV) | d (meV) | "
-                  "σ_DDOS (meV) | d/σ | |d| ≤ 1 meV |", "|---|---|---|---|---|---|---|---|---|"]
+                  "σ_DDOS (meV) | d/σ | \\|d\\| ≤ 1 meV |", "|---|---|---|---|---|---|---|---|---|"]
         for r in c.differences:
             lines.append(f"| {r['phase']} | {r['T']:g} | {r['model']} | "
                          f"{1e3 * r['F_TI']:.2f} | {1e3 * r['sigma_TI']:.2f} | "
@@ -50,6 +50,9 @@ def markdown_tables(report) -> str:
             lines.append(f"* {name}: {p['cases']} cases, none solved by the estimator.")
     for f in report.failures:
         lines.append(f"* TI stopped for {f['phase']} at {f['T']:g} K: {f['error']}")
+    for p in report.pending:
+        lines.append(f"* pending: TI of {p['phase']} at {p['T']:g} K has not run yet (rerun "
+                     "the report to resume it)")
     k = report.cost
     if k.get("ti_cpu_s_per_model_T_all_phases") is not None:
         lines += ["", "| cost | CPU s |", "|---|---|",
@@ -103,10 +106,15 @@ def plot_validation(report, path: str | Path) -> Path:
             if solved.any():
                 ax.errorbar(t[solved], d[solved], s[solved], fmt=m, color=color, label=model,
                             capsize=2)
-            if (~solved).any():  # clipped to the axes: their deviations can be far larger
-                ax.errorbar(t[~solved], np.clip(d[~solved], -lim, lim), s[~solved], fmt=m,
-                            color=color, mfc="none", capsize=2,
-                            label=None if solved.any() else f"{model} (not solved)")
+            if (~solved).any():  # no error bar; values beyond the axes sit on its edge
+                clipped = np.clip(d[~solved], -0.97 * lim, 0.97 * lim)
+                ax.plot(t[~solved], clipped, m, color=color, mfc="none",
+                        label=None if solved.any() else f"{model} (not solved)")
+                for x, y, v in zip(t[~solved], clipped, d[~solved], strict=True):
+                    if abs(v) > lim and k == 0:  # one label per temperature
+                        ax.annotate(f"{model}: {v:+.0f} meV", (x, y), fontsize=6,
+                                    color=color, xytext=(-40, 6 if y < 0 else -10),
+                                    textcoords="offset points")
         ax.set_title(name)
         ax.set_xlabel("T (K)")
         ax.set_ylabel("D-DOS − TI (meV/atom)")

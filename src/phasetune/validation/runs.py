@@ -67,11 +67,13 @@ def phase_volume(archive: str | Path, phase: str, volume_index: int = 0) -> Phas
 
 def ti_for_phase(archive: str | Path, phase: str, potential: LinearPotential,
                  temperature: float, thetas: np.ndarray, out: Path,
-                 settings: TISettings | None = None, progress: bool = True) -> dict:
+                 settings: TISettings | None = None, progress: bool = True,
+                 run: bool = True) -> dict | None:
     """TI of one (phase, T) for θ0 = ``thetas[0]`` and the rest; cached as JSON in ``out``.
 
     Returns a dict with ``F`` and ``sigma`` (n_models,) eV/atom (F^{(3−3/N)}), the λ result,
-    the θ-path result and the CPU seconds of each route.
+    the θ-path result and the CPU seconds of each route; None when ``run`` is False and the
+    result is not cached yet.
     """
     settings = settings or TISettings()
     out.mkdir(parents=True, exist_ok=True)
@@ -83,6 +85,8 @@ def ti_for_phase(archive: str | Path, phase: str, potential: LinearPotential,
         if np.allclose(cached["thetas"], thetas, rtol=0, atol=0) and \
                 cached["settings"] == settings.to_dict():
             return cached
+    if not run:
+        return None
     pv = phase_volume(archive, phase)
     element = potential.elements[0]
     atoms = atoms_from_reference(pv.reference, element)
