@@ -111,3 +111,14 @@ def test_validate_refuses_a_non_linear_potential(archive):
     result = run(["validate", archive, "--potential", "lammps:Fe_mm.eam.fs", "-T", "400"])
     assert result.exit_code == 2
     assert "not a linear" in result.output
+
+
+def test_validate_report_only_lists_pending_runs(archive, tmp_path):
+    from phasetune.potentials.registry import load_potential
+    from phasetune.validation.api import validate
+
+    report = validate(archive, load_potential("lammps:Mo_Chen_PRM2017"), [400.0], n_thetas=1,
+                      out=tmp_path / "none", run=False, progress=False)
+    assert report.pending == [{"phase": "bcc", "T": 400.0}, {"phase": "a15", "T": 400.0}]
+    assert report.comparison.rows == [] and not report.comparison.summary["absolute"]["solved"]
+    assert not list((tmp_path / "none").glob("*.ckpt.json"))  # nothing was run

@@ -1,7 +1,11 @@
 """D-DOS against TI: per-(phase, T, model) deviations, ΔF between phases, coverage and cost.
 
 Deviation d = F_DDOS − F_TI (eV/atom, COM-fixed convention on both sides) with the combined
-standard error σ = (σ_DDOS² + σ_TI²)^{1/2}.  Targets (issue 6): |d| ≤ 2 meV/atom on absolute
+standard error σ = (σ_DDOS² + σ_TI²)^{1/2}.  σ_DDOS is the estimator's full error bar: σ_F
+(score-fit statistics, widened by the α smoother's lack of fit) and the score-degree indicator
+|F_K − F_{K±2}| of :meth:`~phasetune.estimator.ddos.DDOSEstimator.systematics`, in quadrature.
+
+Targets (issue 6): |d| ≤ 2 meV/atom on absolute
 free energies and ≤ 1 meV/atom on ΔF between phases where the estimator reports ``solved``; the
 error bars "cover" a deviation when |d| ≤ z₉₀·σ with z₉₀ = 1.645 (a 90 % interval), and must
 cover at least 90 % of the solved cases.
@@ -86,16 +90,20 @@ def compare(estimators: dict[str, DDOSEstimator], thetas: np.ndarray, beta0: flo
         if not phase_temps:
             continue
         pred = est.predict(thetas, phase_temps, beta0=beta0)
+        systematic = est.systematics(thetas, phase_temps)["degree"] \
+            if hasattr(est, "systematics") else np.zeros(pred.F_total.shape)
         for i, t in enumerate(phase_temps):
             res = ti[(phase, t)]
             for m in range(len(thetas)):
                 if not np.isfinite(res["F"][m]):
                     continue  # not run by TI at this temperature
                 reasons = pred.reasons(i, m)
-                row = _row({"phase": phase, "T": t, "model": labels[m],
-                            "reasons": reasons}, float(pred.F_total[i, m]),
-                           float(pred.sigma_F[i, m]), bool(pred.solved[i, m]),
-                           float(res["F"][m]), float(res["sigma"][m]), ABS_TARGET)
+                stat, sys_ = float(pred.sigma_F[i, m]), float(systematic[i, m])
+                row = _row({"phase": phase, "T": t, "model": labels[m], "reasons": reasons,
+                            "sigma_DDOS_statistical": stat, "sigma_DDOS_degree": sys_},
+                           float(pred.F_total[i, m]), float(np.hypot(stat, sys_)),
+                           bool(pred.solved[i, m]), float(res["F"][m]), float(res["sigma"][m]),
+                           ABS_TARGET)
                 rows.append(row)
                 by_key[(phase, t, m)] = row
     differences = []
