@@ -23,6 +23,10 @@ class AnalyticPhase:
         self.fixed = np.zeros(self.n_components, dtype=bool)
         self.conventions = {"modes": "3N"}
 
+    def alternative(self):
+        """The estimator at another score degree: the same closed form (degree indicator 0)."""
+        return self
+
     def predict(self, theta, temperatures, *, gradient=False, beta0=None, **_):
         th = np.atleast_2d(theta)
         t = np.atleast_1d(temperatures)[:, None]

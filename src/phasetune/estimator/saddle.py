@@ -75,6 +75,8 @@ class _Window:
         a = self.smoother.alphas
         self.dense = np.linspace(a[0], a[-1], n_dense)
         self.dense_basis = self.smoother.basis(self.dense)
+        self.hat = self.smoother.basis(a) @ self.smoother.coefficient_operator
+        """(size, size) fitted shell values (Lh)(α_i) = hat @ h (for the lack-of-fit test)."""
 
 
 class SaddleSolver:
@@ -119,7 +121,7 @@ class SaddleSolver:
         weights, dweights = np.zeros((n, n_a)), np.zeros((n, n_a))
         status = np.zeros(n, dtype=np.int64)
         todo = np.arange(n)
-        for _ in range(n_a):
+        for attempt in range(n_a):
             if todo.size == 0:
                 break
             moved = []
@@ -130,24 +132,16 @@ class SaddleSolver:
                 low_edge = (out[0] == win.dense[0]) & (s > 0)
                 high_edge = (out[0] == win.dense[-1]) & (s < len(self.windows) - 1)
                 shift = np.where(low_edge, -1, np.where(high_edge, 1, 0))
-                done = shift == 0
-                r_done = rows[done]
-                alpha[r_done], f_smooth[r_done], f2[r_done] = (x[done] for x in out[:3])
-                weights[r_done, win.start:win.stop] = out[3][done]
-                dweights[r_done, win.start:win.stop] = out[4][done]
-                status[r_done] = out[5][done]
-                start[rows[~done]] += shift[~done]
-                moved.append(rows[~done])
-            todo = np.concatenate(moved) if moved else np.empty(0, dtype=int)
-        if todo.size:  # the window kept moving: keep its last answer, flagged
-            for s in np.unique(start[todo]):
-                rows = todo[start[todo] == s]
-                win = self.windows[s]
-                out = self._solve_window(win, h[rows, win.start:win.stop])
-                alpha[rows], f_smooth[rows], f2[rows] = out[:3]
-                weights[rows, win.start:win.stop] = out[3]
-                dweights[rows, win.start:win.stop] = out[4]
-                status[rows] = out[5] | NOT_CONVERGED
+                # after n_α moves the window is oscillating: keep its answer, flagged
+                keep = (shift == 0) | (attempt == n_a - 1)
+                r_keep = rows[keep]
+                alpha[r_keep], f_smooth[r_keep], f2[r_keep] = (x[keep] for x in out[:3])
+                weights[r_keep, win.start:win.stop] = out[3][keep]
+                dweights[r_keep, win.start:win.stop] = out[4][keep]
+                status[r_keep] = out[5][keep] | np.where(shift[keep] != 0, NOT_CONVERGED, 0)
+                start[rows[~keep]] += shift[~keep]
+                moved.append(rows[~keep])
+            todo = np.concatenate(moved)
         status[alpha <= self.inner_lo] |= ALPHA_LOW
         status[alpha >= self.inner_hi] |= ALPHA_HIGH
         birge = None if var is None else self._birge(h, var, start)
@@ -166,7 +160,7 @@ class SaddleSolver:
             if dof <= 0:
                 continue
             hw = h[rows, win.start:win.stop]
-            residual = hw - hw @ (sm.basis(sm.alphas) @ sm.coefficient_operator).T
+            residual = hw - hw @ win.hat.T
             with np.errstate(divide="ignore", invalid="ignore"):
                 chi2 = np.where(var[rows, win.start:win.stop] > 0,
                                 residual**2 / var[rows, win.start:win.stop], 0.0).sum(axis=1)

@@ -33,7 +33,7 @@ from ..constants import KB
 from ..errors import PhasetuneError
 from ..harmonic.reference import describe
 from ..potentials.linear import LinearPotential
-from .api import ReferenceLike, harmonic_reference
+from .api import ReferenceLike, _check_temperatures, harmonic_reference
 from .basin import BasinGuard
 from .checkpoint import Checkpoint
 from .harmonic_model import HarmonicModel
@@ -161,9 +161,7 @@ def theta_path(
         :class:`ThetaPathResult`.
     """
     thetas = _check_thetas(potential, thetas)
-    temps = [float(t) for t in np.atleast_1d(temperatures)]
-    if not temps or min(temps) <= 0:
-        raise PhasetuneError("temperatures must be positive (K)")
+    temps = _check_temperatures(temperatures)
     if repeats < 1:
         raise PhasetuneError("repeats must be at least 1")
     md_settings = md_settings or MDSettings()

@@ -61,7 +61,8 @@ def campaign_cpu_seconds(archive: str | Path) -> tuple[float, str]:
     """(seconds, how): the sampling workers' CPU time summed over the campaign's runs, or the
     wall time where an older archive did not record it."""
     prov = read_archive(archive).metadata.get("provenance", {})
-    runs = [r for r in (*prov.get("runs", []), prov.get("this_run", {})) if isinstance(r, dict)]
+    runs = [r for r in (*prov.get("runs", []), prov.get("this_run", {}))
+            if isinstance(r, dict) and r.get("samples", 1)]  # resumes that sampled nothing: 0
     if runs and all("worker_cpu_s" in r for r in runs):
         return float(sum(r["worker_cpu_s"] for r in runs)), "worker CPU"
     return float(sum(r.get("wall_time_s", 0.0) for r in runs)), "wall time"

@@ -3,7 +3,7 @@
 Deviation d = F_DDOS − F_TI (eV/atom, COM-fixed convention on both sides) with the combined
 standard error σ = (σ_DDOS² + σ_TI²)^{1/2}.  σ_DDOS is the estimator's full error bar: σ_F
 (score-fit statistics, widened by the α smoother's lack of fit) and the score-degree indicator
-|F_K − F_{K±2}| of :meth:`~phasetune.estimator.ddos.DDOSEstimator.systematics`, in quadrature.
+|F_K − F_{K±2}| (:meth:`~phasetune.estimator.ddos.DDOSEstimator.alternative`), in quadrature.
 
 Targets (issue 6): |d| ≤ 2 meV/atom on absolute
 free energies and ≤ 1 meV/atom on ΔF between phases where the estimator reports ``solved``; the
@@ -90,8 +90,8 @@ def compare(estimators: dict[str, DDOSEstimator], thetas: np.ndarray, beta0: flo
         if not phase_temps:
             continue
         pred = est.predict(thetas, phase_temps, beta0=beta0)
-        systematic = est.systematics(thetas, phase_temps)["degree"] \
-            if hasattr(est, "systematics") else np.zeros(pred.F_total.shape)
+        alt = est.alternative().predict(thetas, phase_temps, beta0=beta0)
+        systematic = np.abs(pred.F_total - alt.F_total)  # the degree indicator of systematics()
         for i, t in enumerate(phase_temps):
             res = ti[(phase, t)]
             for m in range(len(thetas)):

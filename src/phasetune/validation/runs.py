@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from ..archive.hdf5 import read_archive
-from ..archive.model import PhaseVolume
 from ..conventions import Conventions
 from ..errors import PhasetuneError
 from ..jsonutil import to_jsonable
@@ -57,14 +56,6 @@ class TISettings:
                 "theta_steps": self.theta_steps}
 
 
-def phase_volume(archive: str | Path, phase: str, volume_index: int = 0) -> PhaseVolume:
-    data = read_archive(archive)
-    if phase not in data.phases:
-        raise PhasetuneError(f"phase {phase!r} is not in {archive}",
-                             f"phases there: {', '.join(data.phases)}")
-    return data.get(phase, volume_index)
-
-
 def ti_for_phase(archive: str | Path, phase: str, potential: LinearPotential,
                  temperature: float, thetas: np.ndarray, out: Path,
                  settings: TISettings | None = None, progress: bool = True,
@@ -87,7 +78,7 @@ def ti_for_phase(archive: str | Path, phase: str, potential: LinearPotential,
             return cached
     if not run:
         return None
-    pv = phase_volume(archive, phase)
+    pv = read_archive(archive).get(phase)
     element = potential.elements[0]
     atoms = atoms_from_reference(pv.reference, element)
     theta0 = thetas[0]
