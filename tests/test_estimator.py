@@ -47,6 +47,9 @@ def test_smoother_is_exact_for_its_basis_and_well_conditioned():
     eps = 1e-6
     fd = (sm.weights(dense + eps) - sm.weights(dense - eps)) / (2 * eps)
     assert np.allclose(fd, sm.weights(dense, 1), atol=1e-6)
+    # monomial form used by the compiled saddle search: e^α Σ a_p t^p with a = c · to_monomial
+    mono = np.polynomial.polynomial.polyval(sm.scaled(dense), c @ sm.to_monomial)
+    assert np.allclose(np.exp(dense) * mono, sm.basis(dense) @ c, rtol=1e-12)
 
 
 @pytest.mark.parametrize("modes", ["3N", "3N-3"])
@@ -160,6 +163,32 @@ def test_unsolved_outside_the_shells_and_when_clamped(gauss):
     assert tilted.n_clamped[0, 0] > 0
 
 
+def test_pairs_beyond_the_table_take_the_affine_path_exactly(gauss, monkeypatch):
+    """Pairs clamped at every temperature of a call join the T-independent sums as affine
+    functions of β; the result equals the exact table path to rounding (F, σ_F, counts, D*,
+    Hessian)."""
+    from phasetune.estimator.conjugate import ConjugateTables
+
+    ts, est = gauss
+    models = ts.theta_ref * np.array([[3.0, -1.0, 1.0, 1.0], [2.5, 1.0, -0.5, 1.0],
+                                      [1.02, 0.99, 1.0, 1.01]])
+    temps = np.array([600.0, 700.0, 800.0])
+    fast = est.predict(models, temps, gradient=True, hessian=True)
+    assert fast.info["linear_pairs"] > 0
+    paths = ConjugateTables.paths
+    monkeypatch.setattr(ConjugateTables, "paths",
+                        lambda self, *args, **kw: paths(self, *args, **{**kw, "linear": False}))
+    exact = est.predict(models, temps, gradient=True, hessian=True)
+    assert exact.info["linear_pairs"] == 0
+    assert exact.info["exact_table_pairs"] == (fast.info["exact_table_pairs"]
+                                              + fast.info["linear_pairs"])
+    assert np.array_equal(fast.n_clamped, exact.n_clamped) and fast.n_clamped.max() > 0
+    assert np.array_equal(fast.status, exact.status)
+    for key in ("F_total", "sigma_F", "alpha_star", "entropy", "D_star", "hessian"):
+        a, b = getattr(fast, key), getattr(exact, key)
+        assert np.allclose(a, b, rtol=1e-10, atol=1e-12), key
+
+
 def test_error_bars_are_calibrated_over_seeds():
     """|F − F_exact|/σ_F over independent campaigns is O(1): neither ≪ 1 nor ≫ 1."""
     theta = np.array([1.05, 0.97, 1.02, 0.99])
@@ -174,13 +203,17 @@ def test_error_bars_are_calibrated_over_seeds():
     assert 0.3 < rms < 3.0, rms
 
 
-def test_chunking_does_not_change_results(gauss):
+def test_chunking_and_threads_do_not_change_results(gauss):
     ts, est = gauss
     models = ts.theta_ref * (1 + 0.03 * np.random.default_rng(3).standard_normal((7, 4)))
     a = est.predict(models, TEMPS, gradient=True)
-    b = est.predict(models, TEMPS, gradient=True, chunk_size=2)
+    b = est.predict(models, TEMPS, gradient=True, chunk_size=2, threads=2)
     assert np.allclose(a.F_total, b.F_total, rtol=0, atol=1e-13)
     assert np.allclose(a.D_star, b.D_star, rtol=1e-12)
+    # chunks run in threads: the thread count does not change a bit
+    c = est.predict(models, TEMPS, gradient=True, chunk_size=2, threads=1)
+    for key in ("F_total", "sigma_F", "alpha_star", "D_star", "status"):
+        assert np.array_equal(getattr(b, key), getattr(c, key)), key
 
 
 def test_theta_validation(gauss):

@@ -16,7 +16,10 @@ exactly the Legendre transform of S restricted to the support, and the pair is f
 **Polynomial fast path.**  Each Ĝ_e is also fitted by a polynomial Σ_p g_p y^p in y = κ/κ_sc
 (degree ≤ 12) on the widest of [f κ_min, f κ_max], f ∈ {1, ½, ¼}, where it matches the table to
 ``poly_tol`` (in βF per atom); v_e likewise (no tolerance: error bars only).  As κ = βNσθ̃ is
-linear in β, sums Σ_j Ĝ_ij(βNσθ̃_ij) = Σ_p β^p Q_ip then cost O(1) per temperature.
+linear in β, sums Σ_j Ĝ_ij(βNσθ̃_ij) = Σ_p β^p Q_ip then cost O(1) per temperature.  A pair
+whose κ lies beyond the table at every temperature of a call is affine in β (the linear
+continuation) and joins the same sums; only the rest is evaluated from the table per
+temperature (compiled loops in :mod:`.kernels`).
 """
 
 from __future__ import annotations
@@ -30,12 +33,38 @@ from numpy.polynomial import chebyshev
 from ..scoring.entropy import ell, envelopes, solve_slope
 from ..scoring.hermite import hermite_values
 from ..scoring.score_matching import ShellFit
+from . import kernels
 
 N_SLOPES = 512
 POLY_MAX_DEGREE = 12
 POLY_TOL = 1e-9
 """Largest |ΔĜ|/N of an accepted polynomial, per (shell, component), βF per atom."""
 POLY_RANGES = (1.0, 0.75, 0.5, 0.25)
+
+
+@dataclass
+class Paths:
+    """Routing of (model, pair) for one call (see :meth:`ConjugateTables.paths`).
+
+    Attributes:
+        q, qv: (P+1, M, n_α) with Σ_j Ĝ_ij = Σ_p β^p q_p and Σ_j v_ij = Σ_p β^p qv_p over the
+            polynomial and linear pairs of (model, shell).
+        zc: (P, M, E) z*_e = Σ_p β^p zc_p on those pairs (None without gradient).
+        clamped: (M, n_α) linear pairs per (model, shell): clamped at every temperature.
+        y: (M, E) κ̂/κ_sc on polynomial pairs, else 0.  path: (M, E) 0 polynomial, 1 linear,
+            2 table.
+        shell, model, pair: (n_x,) the table-path elements, sorted by (shell, model).
+    """
+
+    q: np.ndarray
+    qv: np.ndarray
+    zc: np.ndarray | None
+    clamped: np.ndarray
+    y: np.ndarray
+    path: np.ndarray
+    shell: np.ndarray
+    model: np.ndarray
+    pair: np.ndarray
 
 
 @dataclass
@@ -174,99 +203,84 @@ class ConjugateTables:
         """(E,) arrays 1/h, −κ_lo/h and e·n_slopes: the affine map κ → cell coordinate u = κ/h −
         κ_lo/h and the first row of pair e in :attr:`cells`."""
         inv_h = 1.0 / self.step
-        return inv_h, -self.kappa_lo * inv_h, np.arange(self.step.size) * self.n_slopes
+        return (inv_h, -self.kappa_lo * inv_h,
+                np.arange(self.step.size, dtype=np.intp) * self.n_slopes)
 
-    def evaluate_tilts(self, pairs: np.ndarray, kappa_hat: np.ndarray, beta: np.ndarray,
-                       out: np.ndarray, z_out: np.ndarray | None = None) -> None:
-        """Exact (table) values at κ = β κ̂ for n pairs × n_T temperatures, written in place.
+    def table_sums(self, pairs: np.ndarray, kappa_hat: np.ndarray, models: np.ndarray,
+                   shells: np.ndarray, beta: np.ndarray, sums: np.ndarray, clamped: np.ndarray,
+                   z_out: np.ndarray | None = None) -> None:
+        """Exact (table) values at κ = βκ̂ for n pairs × n_T temperatures, added per (model,
+        shell) in place.
 
-        Same interpolation as :meth:`evaluate`, with one gather of (c0…c3, v) per element.
+        Same interpolation as :meth:`evaluate` (one row of :attr:`cells` per element; beyond
+        the table the constant-slope cell continues Ĝ linearly and the element counts as
+        clamped), fused in :func:`.kernels.table_sums`.
 
         Args:
-            pairs: (n,) pair indices e.
-            kappa_hat: (n,) κ̂ = Nσθ̃ (κ = βκ̂), dimensionless eV⁻¹·eV = per unit β.
+            pairs: (n,) pair indices e; kappa_hat: (n,) κ̂ = Nσθ̃ (κ = βκ̂), per unit β;
+            models, shells: (n,) the (model, shell) of each element, grouped (as
+                :meth:`paths` lists them, sorted by shell then model).
             beta: (n_T,) inverse temperatures, eV⁻¹.
-            out: (n, 4, n_T) float, receives Ĝ, κĜ′, v and clamped (0./1.).
+            sums: (3, n_T, M, n_α) float, receives Σ Ĝ, Σ κĜ′ and Σ v.
+            clamped: (n_T, M, n_α) int64, receives the clamped counts.
             z_out: (n, n_T) float, receives z* = Ĝ′ (skipped if None).
         """
         inv_h, offset, first = self.index_map
-        n_cells = float(self.n_slopes - 1)
-        scaled = np.multiply.outer(kappa_hat * inv_h[pairs], beta)  # κ/h
-        u = scaled + offset[pairs, None]
-        uc = np.clip(u, 0.0, n_cells)
-        k = uc.astype(np.intp)  # uc ≥ 0: truncation is floor
-        t = uc - k
-        k += first[pairs, None]
-        # one row gather (much faster than self.cells[k]), then component-major for
-        # contiguous arithmetic
-        c = np.take(self.cells, k, axis=0).transpose(2, 0, 1).copy()  # (5, n, n_T)
-        u -= uc  # > 0 beyond the table: linear continuation, clamped
-        np.not_equal(u, 0.0, out=out[:, 3])
-        dg = c[3] * (3.0 * t)
-        dg += c[2]
-        dg += c[2]
-        dg *= t
-        dg += c[1]
-        g = out[:, 0]
-        np.multiply(c[3], t, out=g)
-        g += c[2]
-        g *= t
-        g += c[1]
-        g *= t
-        g += c[0]
-        u *= dg
-        g += u
-        np.multiply(scaled, dg, out=out[:, 1])
-        if z_out is not None:
-            np.multiply(dg, inv_h[pairs, None], out=z_out)
-        out[:, 2] = c[4]
+        models = np.ascontiguousarray(models, dtype=np.intp)
+        shells = np.ascontiguousarray(shells, dtype=np.intp)
+        change = (models[1:] != models[:-1]) | (shells[1:] != shells[:-1])
+        starts = np.concatenate([[0], np.flatnonzero(change) + 1, [models.size]])
+        kernels.table_sums(np.ascontiguousarray(pairs, dtype=np.intp),
+                           np.ascontiguousarray(kappa_hat, dtype=float), models, shells, starts,
+                           np.ascontiguousarray(beta, dtype=float), self.cells, inv_h, offset,
+                           first, float(self.n_slopes - 1), sums, clamped,
+                           np.empty((0, 0)) if z_out is None else z_out)
 
     # ------------------------------------------------------------------------------------------
-    # polynomial fast path
+    # routing: polynomial fast path, linear continuation beyond the table, table path
 
-    def polynomial_ok(self, kappa_hat: np.ndarray, beta_min: float, beta_max: float) -> np.ndarray:
-        """(…, E) True where κ = β κ̂ stays in the polynomial range for all β in [β_min, β_max]."""
-        ok = np.ones(kappa_hat.shape, dtype=bool)
-        for b in (beta_min, beta_max):
-            k = b * kappa_hat
-            ok &= (k >= self.poly_lo) & (k <= self.poly_hi)
-        return ok
+    @cached_property
+    def edges(self) -> np.ndarray:
+        """(2, 4, E): for the low (0) and high (1) table edge of every pair, (κ_edge, Ĝ(κ_edge),
+        z_edge = Ĝ′(κ_edge), v) as the table path continues them (v of the edge cell)."""
+        cells = self.cells.reshape(self.step.size, self.n_slopes, 5)
+        out = np.empty((2, 4, self.step.size))
+        for side, (kappa, row) in enumerate(((self.kappa_lo, cells[:, 0]),
+                                             (self.kappa_hi, cells[:, -1]))):
+            out[side] = kappa, row[:, 0], row[:, 1] / self.step, row[:, 4]
+        return out
 
-    def polynomial_sums(self, y: np.ndarray, mask: np.ndarray, shape: tuple[int, int],
-                        gradient_coefs: bool = False):
-        """T-independent aggregates over components for y = κ̂/κ_sc (so κ/κ_sc = βy).
+    def paths(self, kappa_hat: np.ndarray, beta_min: float, beta_max: float, n_d: int,
+              gradient: bool = False, linear: bool = True) -> Paths:
+        """Route each (model, pair) for κ = βκ̂ over [β_min, β_max] and form the T-independent
+        sums (:func:`.kernels.path_sums`): polynomial pairs, and pairs beyond the table at
+        every β (affine in β: Ĝ = Ĝ_e + z_e(βκ̂ − κ_e), clamped; ``linear=False`` sends them to
+        the table path instead, for tests).
 
         Args:
-            y: (M, E) scaled tilts; mask: (M, E) pairs on the polynomial path.
-            shape: (n_α, N_D).
-
-        Returns:
-            Q (P+1, M, n_α) with Σ_j Ĝ_ij = Σ_p β^p Q_p·i; QV likewise for Σ_j v_ij; and if
-            ``gradient_coefs``, C (P, M, E) with z*_e = Σ_p β^p C_p·e on polynomial pairs.
+            kappa_hat: (M, E) κ̂ = Nσθ̃, per unit β.  n_d: components per shell.
+            gradient: also return the z* coefficients.
         """
-        m, n_e = y.shape
-        n_a, n_d = shape
+        m, n_e = kappa_hat.shape
+        n_a = n_e // n_d
         g_t, v_t, dz_t = self.poly_rows
         n_p = g_t.shape[0]
-        q = np.empty((n_p, m, n_a))
-        qv = np.empty((n_p, m, n_a))
-        zc = np.empty((n_p - 1, m, n_e)) if gradient_coefs else None
-        power = np.array(mask, dtype=float)
-        tmp = np.empty((m, n_e))
-        for p in range(n_p):
-            if p:
-                power *= y
-            np.multiply(power, g_t[p], out=tmp)
-            tmp.reshape(m, n_a, n_d).sum(axis=-1, out=q[p])
-            np.multiply(power, v_t[p], out=tmp)
-            tmp.reshape(m, n_a, n_d).sum(axis=-1, out=qv[p])
-            if zc is not None and p < n_p - 1:
-                np.multiply(power, dz_t[p], out=zc[p])
-        return q, qv, zc
+        q, qv = np.empty((n_p, m, n_a)), np.empty((n_p, m, n_a))
+        zc = np.zeros((n_p - 1, m, n_e)) if gradient else None
+        clamped = np.empty((m, n_a), dtype=np.int64)
+        y = np.empty((m, n_e))
+        path = np.empty((m, n_e), dtype=np.int8)
+        ex = np.empty((3, m * n_e), dtype=np.intp)
+        n_x = kernels.path_sums(np.ascontiguousarray(kappa_hat, dtype=float), float(beta_min),
+                                float(beta_max), self.poly_lo, self.poly_hi, self.poly_scale,
+                                self.kappa_lo, self.kappa_hi, self.edges, g_t, v_t, dz_t, n_d,
+                                linear, q, qv, np.empty((0, 0, 0)) if zc is None else zc,
+                                clamped, y, path, ex[0], ex[1], ex[2])
+        return Paths(q, qv, zc, clamped, y, path, *ex[:, :n_x].copy())
 
     @cached_property
     def poly_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(P+1, E) coefficient rows of Ĝ and v, and (P, E) rows of z* = dĜ/dκ."""
+        """(P+1, E) coefficient rows of Ĝ and v, and (P, E) rows of z* = dĜ/dκ, in powers of y."""
         n_p = self.poly_G.shape[1]
         # z* = Σ_p p g_p (βy)^{p−1}/κ_sc = Σ_{p'} β^{p'} [(p'+1) g_{p'+1}/κ_sc] y^{p'}
         dz = self.poly_G[:, 1:] * np.arange(1, n_p) / self.poly_scale[:, None]

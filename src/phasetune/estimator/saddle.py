@@ -21,11 +21,9 @@ import numpy as np
 
 from ..constants import KB
 from ..harmonic.free_energy import shell_log_density
+from . import kernels
 from .prediction import ALPHA_HIGH, ALPHA_LOW, NOT_CONVERGED
 from .smoother import DEFAULT_DEGREE, AlphaSmoother
-
-NEWTON_ITERATIONS = 30
-
 
 WINDOW = 9
 """Shells per local α smoother.  One polynomial over a wide shell grid is pulled by far shells
@@ -58,25 +56,7 @@ def interior_minimum(values: np.ndarray) -> np.ndarray:
     energy term, so f(α) may turn down again at the top of the grid.  That descent lies outside
     the validity of the saddle approximation; the physical saddle is the interior minimum.
     """
-    inner = (values[:, 1:-1] < values[:, :-2]) & (values[:, 1:-1] <= values[:, 2:])
-    masked = np.where(inner, values[:, 1:-1], np.inf)
-    k = np.argmin(masked, axis=1) + 1
-    none = ~inner.any(axis=1)
-    k[none] = np.argmin(values[none], axis=1)
-    return k
-
-
-class _Window:
-    """One local smoother over shells [start, start + size) with its dense grid."""
-
-    def __init__(self, alphas: np.ndarray, start: int, size: int, degree: int, n_dense: int):
-        self.start, self.stop = start, start + size
-        self.smoother = AlphaSmoother(alphas[start:start + size], degree)
-        a = self.smoother.alphas
-        self.dense = np.linspace(a[0], a[-1], n_dense)
-        self.dense_basis = self.smoother.basis(self.dense)
-        self.hat = self.smoother.basis(a) @ self.smoother.coefficient_operator
-        """(size, size) fitted shell values (Lh)(α_i) = hat @ h (for the lack-of-fit test)."""
+    return kernels.interior_minima(np.ascontiguousarray(values, dtype=float))
 
 
 class SaddleSolver:
@@ -85,14 +65,17 @@ class SaddleSolver:
 
     The window is centred on the lowest interior minimum of the raw shell values
     f_i = h_i − (r/2)α_i; if the smoothed minimum falls on a window edge that is not an edge of
-    the shell grid, the window moves one shell that way (at most ``n_α`` times).
+    the shell grid, the window moves one shell that way (at most ``n_α`` times).  The search
+    runs row by row in :func:`.kernels.solve_saddles`.
 
     Args:
         alphas: (n_α,) increasing shell labels.
         r: modes per atom (slope of −S_α in α is −r/2).
         degree: Legendre degree of each local smoother.
         window: shells per local smoother (all shells if there are fewer).
-        n_dense: dense grid points per window (default 8 per shell, at least 64).
+        n_dense: dense grid points per window (default 4 per shell, at least 32: the
+            smoothed f is a low-degree polynomial times e^α, so finer grids find the same
+            minimum).
     """
 
     def __init__(self, alphas: np.ndarray, r: float, degree: int = DEFAULT_DEGREE,
@@ -101,100 +84,41 @@ class SaddleSolver:
         self.alphas = a
         self.r = float(r)
         self.size = int(min(max(window, 2), a.size))
-        n_dense = n_dense or max(64, 8 * self.size)
-        self.windows = [_Window(a, s, self.size, degree, n_dense)
-                        for s in range(a.size - self.size + 1)]
+        n_dense = n_dense or max(32, 4 * self.size)
+        smoothers = [AlphaSmoother(a[s:s + self.size], degree)
+                     for s in range(a.size - self.size + 1)]
+        # per window: monomial operator M (a = M h_window, f = e^α Σ_p a_p t^p), t-map, dense
+        # grid and the hat matrix (Lh)(α_i) = hat @ h of the lack-of-fit test
+        self.mono_ops = np.stack([sm.to_monomial.T @ sm.coefficient_operator
+                                  for sm in smoothers])
+        self.mids = np.array([sm.mid for sm in smoothers])
+        self.halves = np.array([sm.half for sm in smoothers])
+        self.dense = np.stack([np.linspace(sm.alphas[0], sm.alphas[-1], n_dense)
+                               for sm in smoothers])
+        self.dense_t = (self.dense - self.mids[:, None]) / self.halves[:, None]
+        self.exp_dense = np.exp(self.dense)
+        self.hats = np.stack([sm.basis(sm.alphas) @ sm.coefficient_operator for sm in smoothers])
+        self.dof = self.size - (smoothers[0].degree + 1)
         self.inner_lo = a[0] + 0.5 * (a[1] - a[0])
         self.inner_hi = a[-1] - 0.5 * (a[-1] - a[-2])
-
-    def _start(self, h: np.ndarray) -> np.ndarray:
-        raw = h - 0.5 * self.r * self.alphas
-        k = interior_minimum(raw)
-        return np.clip(k - self.size // 2, 0, len(self.windows) - 1)
 
     def solve(self, h: np.ndarray, var: np.ndarray | None = None) -> Saddle:
         """h: (n, n_α) shell values (and optionally their variances) → Saddle, arrays of
         length n."""
+        h = np.ascontiguousarray(h, dtype=float)
         n, n_a = h.shape
-        start = self._start(h)
-        alpha, f_smooth, f2 = np.empty(n), np.empty(n), np.empty(n)
+        alpha, f_smooth, f2, birge = (np.empty(n) for _ in range(4))
         weights, dweights = np.zeros((n, n_a)), np.zeros((n, n_a))
         status = np.zeros(n, dtype=np.int64)
-        todo = np.arange(n)
-        for attempt in range(n_a):
-            if todo.size == 0:
-                break
-            moved = []
-            for s in np.unique(start[todo]):
-                rows = todo[start[todo] == s]
-                win = self.windows[s]
-                out = self._solve_window(win, h[rows, win.start:win.stop])
-                low_edge = (out[0] == win.dense[0]) & (s > 0)
-                high_edge = (out[0] == win.dense[-1]) & (s < len(self.windows) - 1)
-                shift = np.where(low_edge, -1, np.where(high_edge, 1, 0))
-                # after n_α moves the window is oscillating: keep its answer, flagged
-                keep = (shift == 0) | (attempt == n_a - 1)
-                r_keep = rows[keep]
-                alpha[r_keep], f_smooth[r_keep], f2[r_keep] = (x[keep] for x in out[:3])
-                weights[r_keep, win.start:win.stop] = out[3][keep]
-                dweights[r_keep, win.start:win.stop] = out[4][keep]
-                status[r_keep] = out[5][keep] | np.where(shift[keep] != 0, NOT_CONVERGED, 0)
-                start[rows[~keep]] += shift[~keep]
-                moved.append(rows[~keep])
-            todo = np.concatenate(moved)
+        v = np.empty((0, 0)) if var is None else np.ascontiguousarray(var, dtype=float)
+        kernels.solve_saddles(h, v, self.alphas, self.r, self.size, self.mono_ops, self.mids,
+                              self.halves, self.dense, self.dense_t, self.exp_dense, self.hats,
+                              self.dof, NOT_CONVERGED, alpha, f_smooth, f2, weights, dweights,
+                              status, birge)
         status[alpha <= self.inner_lo] |= ALPHA_LOW
         status[alpha >= self.inner_hi] |= ALPHA_HIGH
-        birge = None if var is None else self._birge(h, var, start)
-        return Saddle(alpha, f_smooth, f2, weights, dweights, status, birge)
-
-    def _birge(self, h: np.ndarray, var: np.ndarray, start: np.ndarray) -> np.ndarray:
-        """Lack of fit of each row's final window (see :attr:`Saddle.birge`): shell values that
-        scatter about the smooth h(α) more than their own errors allow mean the smoothing model,
-        not only the sampling, limits F; σ_F is scaled by this factor (Birge ratio)."""
-        out = np.ones(len(h))
-        for s in np.unique(start):
-            rows = np.flatnonzero(start == s)
-            win = self.windows[s]
-            sm = win.smoother
-            dof = win.stop - win.start - (sm.degree + 1)
-            if dof <= 0:
-                continue
-            hw = h[rows, win.start:win.stop]
-            residual = hw - hw @ win.hat.T
-            with np.errstate(divide="ignore", invalid="ignore"):
-                chi2 = np.where(var[rows, win.start:win.stop] > 0,
-                                residual**2 / var[rows, win.start:win.stop], 0.0).sum(axis=1)
-            out[rows] = np.maximum(1.0, np.sqrt(chi2 / dof))
-        return out
-
-    def _solve_window(self, win: _Window, h: np.ndarray) -> tuple:
-        """(α*, f_smooth, f″, w, w′, status without the α-edge bits) on one window."""
-        sm = win.smoother
-        coef = h @ sm.coefficient_operator.T  # (n, P+1)
-        values = coef @ win.dense_basis.T - 0.5 * self.r * win.dense
-        k = interior_minimum(values)
-        last = win.dense.size - 1
-        lo = win.dense[np.maximum(k - 1, 0)]
-        hi = win.dense[np.minimum(k + 1, last)]
-        alpha = win.dense[k].copy()
-        converged = np.zeros(alpha.shape, dtype=bool)
-        for _ in range(NEWTON_ITERATIONS):
-            g1 = np.einsum("np,np->n", coef, sm.basis(alpha, 1)) - 0.5 * self.r
-            g2 = np.einsum("np,np->n", coef, sm.basis(alpha, 2))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = np.where(g2 > 0, -g1 / g2, 0.0)
-            new = np.clip(alpha + step, lo, hi)
-            converged = (np.abs(new - alpha) <= 1e-13 * (1.0 + np.abs(alpha))) & (g2 > 0)
-            alpha = new
-            if converged.all():
-                break
-        b0 = sm.basis(alpha)
-        g2 = np.einsum("np,np->n", coef, sm.basis(alpha, 2))
-        status = np.zeros(alpha.shape, dtype=np.int64)
-        at_edge = (alpha == win.dense[0]) | (alpha == win.dense[-1])
-        status[~converged & ~at_edge] |= NOT_CONVERGED
-        return (alpha, np.einsum("np,np->n", coef, b0), g2, b0 @ sm.coefficient_operator,
-                sm.weights(alpha, 1), status)
+        return Saddle(alpha, f_smooth, f2, weights, dweights, status,
+                      None if var is None else birge)
 
 
 @dataclass

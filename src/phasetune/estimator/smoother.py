@@ -52,6 +52,8 @@ class AlphaSmoother:
         eye = np.eye(n)
         self._d1 = np.array([np.pad(legendre.legder(row), (0, n))[:n] for row in eye])
         self._d2 = np.array([np.pad(legendre.legder(row, 2), (0, n))[:n] for row in eye])
+        self.to_monomial = np.array([np.pad(legendre.leg2poly(row), (0, n))[:n] for row in eye])
+        """(P+1, P+1): Legendre coefficients @ to_monomial = monomial coefficients in t."""
 
     def scaled(self, alpha: np.ndarray) -> np.ndarray:
         """t = (α − α_mid)/half-range."""

@@ -42,10 +42,6 @@ class FrameStack:
         self.kappa_factor = self.n_atoms * self.scale.reshape(-1)
 
 
-EXACT_BLOCK = 2**13
-"""Elements (pairs × temperatures) per block of the exact table path (stays in cache)."""
-
-
 class _Groups:
     """Sum per-pair values into (model, shell) cells: a sparse (n_keys × n_pairs) indicator
     (faster than ``np.add.reduceat`` along axis 0)."""
@@ -63,50 +59,45 @@ class ScoreChunk:
     """Score-route terms for models ``theta`` (M, N_D) at inverse temperatures ``beta`` (n_T,).
 
     A (model, pair) whose κ = βκ̂ stays inside the pair's polynomial range for every β of the
-    call takes the polynomial fast path (T-independent sums, see :mod:`.conjugate`); the others
-    (large tilts, clamping, no polynomial) are evaluated exactly from the cubic Hermite tables.
+    call takes the polynomial fast path (T-independent sums, see :mod:`.conjugate`); one whose κ
+    lies beyond the table for every β is affine in β (linear continuation, clamped) and joins
+    the same sums; the others (crossing the table edge, outside the polynomial range, no
+    polynomial) are evaluated exactly from the cubic Hermite tables.
     ``gradient=True`` keeps what :meth:`gradient`, :meth:`shell_vectors` and
-    :meth:`within_hessian` need."""
+    :meth:`within_hessian` need; ``linear=False`` sends the clamped-throughout pairs to the
+    table path too (a check of the linear path)."""
 
     def __init__(self, tables: ConjugateTables, frames: FrameStack, theta: np.ndarray,
-                 beta: np.ndarray, gradient: bool = False):
+                 beta: np.ndarray, gradient: bool = False, linear: bool = True):
         self.tables, self.frames, self.beta = tables, frames, beta
         n_a, n_d = frames.shape
         n_t, m = beta.size, theta.shape[0]
         self.m = m
         a = theta @ frames.shift.T  # (M, n_α) θ̃_i·m_i = θ·R_i m_i
         self.kappa_hat = (theta @ frames.rot_flat) * frames.kappa_factor  # κ = β κ̂
-        self.ok = tables.polynomial_ok(self.kappa_hat, float(beta.min()), float(beta.max()))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.y = np.where(self.ok, self.kappa_hat / tables.poly_scale, 0.0)
-        q, qv, self.zc = tables.polynomial_sums(self.y, self.ok, (n_a, n_d), gradient)
+        routes = tables.paths(self.kappa_hat, float(beta.min()), float(beta.max()), n_d,
+                              gradient=gradient, linear=linear)
+        self.ok, self.y, self.zc = routes.path == 0, routes.y, routes.zc
+        q, qv = routes.q, routes.qv
+        self.n_linear = int(routes.clamped.sum())
         n_p = q.shape[0]
         bp = beta[:, None] ** np.arange(n_p)  # (n_T, P+1)
-        q2 = q.reshape(n_p, -1)
-        g_sum = (bp @ q2).reshape(n_t, m, n_a)
-        k_sum = ((bp * np.arange(n_p)) @ q2).reshape(n_t, m, n_a)
-        v_sum = (bp @ qv.reshape(n_p, -1)).reshape(n_t, m, n_a)
-        clamped = np.zeros((n_t, m, n_a), dtype=np.int64)
-        mi, ei = np.nonzero(~self.ok)
+        # sums[0] = Σ_j Ĝ_ij, sums[1] = Σ_j κĜ′_ij = β∂/∂β Σ_j Ĝ_ij, sums[2] = Σ_j v_ij
+        sums = np.empty((3, n_t, m, n_a))
+        np.matmul(bp, q.reshape(n_p, -1), out=sums[0].reshape(n_t, -1))
+        np.matmul(bp * np.arange(n_p), q.reshape(n_p, -1), out=sums[1].reshape(n_t, -1))
+        np.matmul(bp, qv.reshape(n_p, -1), out=sums[2].reshape(n_t, -1))
+        clamped = np.broadcast_to(routes.clamped, (n_t, m, n_a)).copy()
+        si, mi, ei = routes.shell, routes.model, routes.pair
         self.exact = (mi, ei)
         if mi.size:
-            # exact table path, pairs-major (n_x, n_T), in cache-sized blocks; summed per
-            # (model, shell) by one sparse product.  Columns: Ĝ, κĜ′, v, clamped.
-            kappa_hat = self.kappa_hat[mi, ei]
-            stacked = np.empty((mi.size, 4, n_t))
+            # exact table path, added per (model, shell) in the compiled loop
             self.z_exact = np.empty((mi.size, n_t)) if gradient else None
-            step = max(1, EXACT_BLOCK // n_t)
-            for lo in range(0, mi.size, step):
-                sl = slice(lo, lo + step)
-                tables.evaluate_tilts(ei[sl], kappa_hat[sl], beta, stacked[sl],
-                                      None if self.z_exact is None else self.z_exact[sl])
-            self.groups = _Groups(mi * n_a + ei // n_d, m * n_a)
-            sums = self.groups.sum(stacked.reshape(mi.size, -1)).reshape(m, n_a, 4, n_t)
-            sums = sums.transpose(2, 3, 0, 1)  # (4, n_T, M, n_α)
-            g_sum += sums[0]
-            k_sum += sums[1]
-            v_sum += sums[2]
-            clamped += np.rint(sums[3]).astype(np.int64)
+            tables.table_sums(ei, self.kappa_hat[mi, ei], mi, si, beta, sums, clamped,
+                              self.z_exact)
+            if gradient:
+                self.groups = _Groups(mi * n_a + ei // n_d, m * n_a)
+        g_sum, k_sum, v_sum = sums
         n = frames.n_atoms
         b = beta[:, None, None]
         self.terms = ShellTerms(h=b * a + g_sum / n, e=a + k_sum / (b * n), var=v_sum / n**2,
@@ -192,6 +183,7 @@ class CumulantChunk:
         self.terms = ShellTerms(h=bb * a - 0.5 * bb**2 * b, e=a - bb * b, var=None,
                                 clamped=np.zeros((beta.size,) + a.shape, dtype=np.int64))
         self.n_exact = 0
+        self.n_linear = 0
 
     def gradient(self, weights: np.ndarray) -> np.ndarray:
         """D* − D0 = Σ_i w_i (μ_i − D0 − βK_iθ), (n_T, M, N_D)."""
