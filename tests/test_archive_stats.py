@@ -246,3 +246,40 @@ def test_measured_ealpha_diagnostic():
     acc = ShellAccumulator(0.0, N_D, pilot_size=10)
     acc.add_batch(0, make_data(20), measured_ealpha=np.full(20, 1.0 + 1e-9))
     assert 0.9e-9 < acc.ealpha_max_rel_dev < 1.1e-9
+
+
+def test_frame_kernels_equal_their_sequential_definitions_bitwise():
+    """project, power_sums and histogram are vectorised; each element must still come out of the
+    same operations in the same order as the plain loops (archives stay bit-for-bit identical)."""
+    from phasetune.archive.frame import default_hist_edges, histogram, power_sums, project
+
+    rng = np.random.default_rng(7)
+    for n, n_d in [(1, 1), (25, 5), (30, 31), (7, 12)]:
+        D = OFFSET.mean() + rng.normal(size=(n, n_d)) * rng.uniform(1e-3, 3.0, n_d)
+        mu, rotation = D.mean(axis=0), np.linalg.qr(rng.normal(size=(n_d, n_d)))[0]
+        rotation[0] = -0.0  # signed zeros: 0 + (−0) must give +0 as in the loop
+        scale = rng.uniform(0.5, 2.0, n_d)
+        dev, expected = D - mu, np.zeros((n, n_d))
+        for k in range(n_d):
+            expected += dev[:, k : k + 1] * rotation[k]
+        u = project(D, mu, rotation, scale)
+        assert u.tobytes() == (expected / scale).tobytes()
+
+        u = u * 4.0
+        u[0] = HIST_RANGE  # right edge of the last bin: counted in it
+        ps, acc = np.empty((n_d, N_POWERS)), np.ones((n_d, n))
+        ps[:, 0] = n
+        for p in range(1, N_POWERS):
+            acc *= np.ascontiguousarray(u.T)
+            ps[:, p] = acc.sum(axis=1)
+        assert power_sums(u).tobytes() == ps.tobytes()
+
+        for edges in (default_hist_edges(n_d),
+                      default_hist_edges(n_d) * rng.uniform(0.5, 2.0, (n_d, 1))):
+            counts, under, over = histogram(u, edges)
+            for j in range(n_d):
+                col, e = u[:, j], edges[j]
+                assert under[j] == np.count_nonzero(col < e[0])
+                assert over[j] == np.count_nonzero(col > e[-1])
+                np.testing.assert_array_equal(counts[j], np.histogram(col, e)[0])
+            assert counts.dtype == under.dtype == over.dtype == np.int64

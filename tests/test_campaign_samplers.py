@@ -102,3 +102,38 @@ def test_kinetic_sampler_conserves_energy(bcc16, mo):
     assert abs(sampler.potential() + sampler.kinetic() - e_start) < 5e-5
     p = (relaxed.get_masses()[:, None] * sampler.engine.velocities()).sum(axis=0)
     assert np.abs(p).max() < 1e-9 * CU
+
+
+def test_physical_check_screen_matches_the_exhaustive_check(bcc16):
+    """The pair bound only skips the all-pairs distance computation: verdicts (and messages) are
+    those of the exhaustive check, for single configurations and whole chunks, near the
+    threshold, and for displacements too large for the stored pairs."""
+    from ase.geometry import get_distances
+
+    relaxed, ref = bcc16[15.5]
+    cell = np.array(relaxed.cell)
+    check = PhysicalCheck(ref.positions, cell, 0.6)
+
+    def exhaustive(x):
+        _, dist = get_distances(x, cell=cell, pbc=True)
+        np.fill_diagonal(dist, np.inf)
+        d = dist.min()
+        return f"atoms {d:.3f} Å apart (< {check.d_min:.3f} Å)" if d < check.d_min else None
+
+    rng = np.random.default_rng(4)
+    dx = rng.normal(size=(60, *ref.positions.shape)) * rng.uniform(0.05, 0.5, (60, 1, 1))
+    # pairs pushed towards each other to just above / below the threshold
+    pair = ref.positions[1] - ref.positions[0]
+    pair -= cell.T @ np.round(np.linalg.solve(cell.T, pair))
+    for k, gap in enumerate([1e-6, -1e-6, 1e-12, 0.0]):
+        dx[k] = 0.0
+        dx[k, 1] = -pair * (1 - (check.d_min + gap) / np.linalg.norm(pair))
+    dx[10] = rng.normal(size=ref.positions.shape) * 3.0  # beyond the stored pairs
+    x = ref.positions + dx
+    expected = [exhaustive(xk) for xk in x]
+    assert expected[1] is not None and expected[0] is None and expected[10] is not None
+    assert check.screen(x, dx) == expected
+    assert [check(xk, dk) for xk, dk in zip(x, dx, strict=True)] == expected
+    assert [check(xk) for xk in x[:10]] == expected[:10]  # displacement by minimum image
+    x[5, 3, 0] = np.nan
+    assert check.screen(x, dx)[5] == check(x[5], dx[5]) == "non-finite positions"

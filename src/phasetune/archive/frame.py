@@ -67,45 +67,64 @@ def fix_frame(pilot: np.ndarray) -> Frame:
     return mu, np.ascontiguousarray(evecs), evals, scale
 
 
+BLOCK = 1 << 20
+"""Elements of the temporary arrays of :func:`project` and :func:`power_sums` (work is split into
+blocks of rows or components that fit; results do not depend on the split)."""
+
+
 def project(D: np.ndarray, mu: np.ndarray, rotation: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """u = R_fᵀ(D − μ_f)/σ_f, (n, N_D), computed row-independently (no BLAS blocking), so a sample
-    gets bit-identical u whatever batch it arrives in."""
+    gets bit-identical u whatever batch it arrives in.
+
+    Each u_sj is the sequential sum 0 + Σ_k (D − μ_f)_sk R_kj over k = 0, 1, … (a prefix sum of
+    the products along k fixes the order of the additions), divided by σ_f,j."""
     dev = D - mu
-    out = np.zeros_like(dev)
-    for k in range(dev.shape[1]):
-        out += dev[:, k : k + 1] * rotation[k]
+    n, n_d = dev.shape
+    out = np.empty_like(dev)
+    step = max(1, BLOCK // max(n_d * n_d, 1))
+    for start in range(0, n, step):
+        rows = dev[start : start + step]
+        terms = rows.T[:, :, None] * rotation[:, None, :]  # (k, s, j): (D − μ_f)_sk R_kj
+        terms[0] += 0.0  # 0 + first term, as when adding into zeros (turns −0.0 into +0.0)
+        out[start : start + step] = np.add.accumulate(terms, axis=0)[-1]
     return out / scale
 
 
 def power_sums(u: np.ndarray) -> np.ndarray:
-    """(N_D, N_POWERS) Σ_s u_sj^p by repeated multiplication and pairwise summation."""
+    """(N_D, N_POWERS) Σ_s u_sj^p of u (n, N_D), with u^p by repeated multiplication
+    (u^p = u^(p−1)·u) and pairwise summation over the n samples."""
     ut = np.ascontiguousarray(u.T)
-    out = np.empty((ut.shape[0], N_POWERS))
-    out[:, 0] = ut.shape[1]
-    acc = np.ones_like(ut)
-    for p in range(1, N_POWERS):
-        acc *= ut
-        out[:, p] = acc.sum(axis=1)
+    n_d, n = ut.shape
+    out = np.empty((n_d, N_POWERS))
+    out[:, 0] = n
+    step = max(1, BLOCK // max((N_POWERS - 1) * n, 1))
+    for start in range(0, n_d if N_POWERS > 1 else 0, step):
+        block = ut[start : start + step]
+        powers = np.multiply.accumulate(np.broadcast_to(block, (N_POWERS - 1, *block.shape)),
+                                        axis=0)  # (p − 1, j, s): u_sj^p
+        out[start : start + step, 1:] = powers.sum(axis=2).T
     return out
 
 
 def histogram(u: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Counts of u per bin (N_D, n_bins) and under/overflow counts (N_D,).
+    """Counts of u (n, N_D) per bin (N_D, n_bins) and under/overflow counts (N_D,), for bin
+    edges (N_D, n_bins + 1) per component.
 
     Bins are [e_i, e_{i+1}) except the last, which includes its right edge (numpy convention).
     """
     n_d, n_bins = edges.shape[0], edges.shape[1] - 1
-    counts = np.zeros((n_d, n_bins), dtype=np.int64)
-    under = np.zeros(n_d, dtype=np.int64)
-    over = np.zeros(n_d, dtype=np.int64)
-    for j in range(n_d):
-        col = u[:, j]
-        idx = np.searchsorted(edges[j], col, side="right") - 1
-        idx[col == edges[j, -1]] = n_bins - 1
-        under[j] = np.count_nonzero(col < edges[j, 0])
-        over[j] = np.count_nonzero(col > edges[j, -1])
-        inside = (idx >= 0) & (idx < n_bins)
-        counts[j] = np.bincount(idx[inside], minlength=n_bins)
+    if n_d and np.array_equal(edges, np.broadcast_to(edges[0], edges.shape)):
+        idx = np.searchsorted(edges[0], u, side="right") - 1  # every component, one search
+    else:
+        idx = np.empty(u.shape, dtype=np.intp)
+        for j in range(n_d):
+            idx[:, j] = np.searchsorted(edges[j], u[:, j], side="right") - 1
+    idx[u == edges[:, -1]] = n_bins - 1
+    under = np.count_nonzero(u < edges[:, 0], axis=0).astype(np.int64)
+    over = np.count_nonzero(u > edges[:, -1], axis=0).astype(np.int64)
+    inside = (idx >= 0) & (idx < n_bins)
+    flat = (idx + n_bins * np.arange(n_d))[inside]  # bin index within the (N_D, n_bins) table
+    counts = np.bincount(flat, minlength=n_d * n_bins).astype(np.int64).reshape(n_d, n_bins)
     return counts, under, over
 
 

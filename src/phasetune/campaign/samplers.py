@@ -46,7 +46,14 @@ class SampleBatch:
 
 
 class PhysicalCheck:
-    """Rejects configurations with overlapping cores.
+    """Rejects configurations with overlapping cores: two atoms closer (minimum image) than
+    ``d_min = fraction × d_nn``, d_nn being X0's nearest-neighbour distance.
+
+    The verdict is always that of the all-pairs distance computation, but that computation runs
+    only when an overlap is possible.  With r_i = |X_i − X0_i|, a pair's distance cannot fall
+    below d0_ij − r_i − r_j (d0_ij: its distance in X0), so a configuration is physical when every
+    r_i < (d_nn − d_min)/2, or when every pair of X0 closer than d_min + 2 max r_i keeps
+    d0_ij − r_i − r_j above d_min by a margin (``MARGIN`` × d_nn, far above rounding).
 
     Args:
         positions: X0 (N, 3) Å.
@@ -54,18 +61,31 @@ class PhysicalCheck:
         fraction: minimum allowed distance as a fraction of X0's nearest-neighbour distance.
     """
 
+    MARGIN = 1e-9
+    """Relative margin of the pair bound; configurations closer to the threshold run the exact
+    all-pairs check."""
+
     def __init__(self, positions: np.ndarray, cell: np.ndarray, fraction: float = 0.5):
         self.x0 = np.asarray(positions, dtype=float)
         self.cell = np.asarray(cell, dtype=float)
         self._inverse = np.linalg.inv(self.cell)
-        self.d_nn = _min_distance(self.x0, self.cell)
+        dist = _distances(self.x0, self.cell)
+        self.d_nn = float(dist.min())
         self.d_min = fraction * self.d_nn
         self._safe = 0.5 * (self.d_nn - self.d_min)
+        self._tol = self.MARGIN * self.d_nn
+        # pairs of X0 (minimum image) by increasing distance, up to d_min + 2 d_nn: enough for
+        # any configuration whose atoms moved less than d_nn (larger moves: exact check)
+        self._reach = self.d_min + 2.0 * self.d_nn
+        i, j = np.triu_indices(len(self.x0), k=1)
+        d0 = dist[i, j]
+        order = np.argsort(d0, kind="stable")
+        order = order[d0[order] < self._reach]
+        self._pair_i, self._pair_j, self._pair_d0 = i[order], j[order], d0[order]
 
     def __call__(self, positions: np.ndarray, displacement: np.ndarray | None = None) \
             -> str | None:
-        """None if physical, else the reason.  Exact: the all-pairs check runs only when some
-        atom moved more than (d_nn − d_min)/2 from its site (otherwise no pair can be closer).
+        """None if physical, else the reason.
 
         Args:
             positions: (N, 3) Å, possibly wrapped into the cell.
@@ -75,18 +95,55 @@ class PhysicalCheck:
         if displacement is None:
             frac = (positions - self.x0) @ self._inverse
             displacement = (frac - np.round(frac)) @ self.cell
-        if np.einsum("ij,ij->i", displacement, displacement).max() < self._safe**2:
+        r2 = np.einsum("ij,ij->i", displacement, displacement)
+        if r2.max() < self._safe**2:
+            return None
+        return self._verdict(positions, r2)
+
+    def screen(self, positions: np.ndarray, displacements: np.ndarray) -> list[str | None]:
+        """The verdicts of n configurations at once: element k is
+        ``self(positions[k], displacements[k])``.
+
+        Args:
+            positions: (n, N, 3) Å.
+            displacements: (n, N, 3) X − X0, Å."""
+        n = len(positions)
+        finite = np.isfinite(positions).reshape(n, -1).all(axis=1)
+        r2 = np.einsum("kij,kij->ki", displacements, displacements)
+        near = ~(r2.max(axis=1, initial=0.0) < self._safe**2)
+        out: list[str | None] = [None] * n
+        for k in np.flatnonzero(near | ~finite):
+            out[k] = self._verdict(positions[k], r2[k]) if finite[k] else "non-finite positions"
+        return out
+
+    def _verdict(self, positions: np.ndarray, r2: np.ndarray) -> str | None:
+        """Verdict of finite positions (N, 3) Å whose atoms moved by r2 (N,) Å² from X0."""
+        if self._bounded(np.sqrt(r2)):
             return None
         d = _min_distance(positions, self.cell)
         if d < self.d_min:
             return f"atoms {d:.3f} Å apart (< {self.d_min:.3f} Å)"
         return None
 
+    def _bounded(self, r: np.ndarray) -> bool:
+        """True if displacements of lengths r (N,) Å certainly keep every pair ≥ d_min apart."""
+        limit = self.d_min + 2.0 * float(r.max()) + self._tol
+        if not limit < self._reach:
+            return False  # pairs beyond those kept could come close (or r is not finite)
+        m = int(np.searchsorted(self._pair_d0, limit))
+        bound = self._pair_d0[:m] - r[self._pair_i[:m]] - r[self._pair_j[:m]]
+        return bool(m == 0 or bound.min() > self.d_min + self._tol)
 
-def _min_distance(positions: np.ndarray, cell: np.ndarray) -> float:
+
+def _distances(positions: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """(N, N) minimum-image distances, Å, with ∞ on the diagonal."""
     _, dist = get_distances(positions, cell=cell, pbc=True)
     np.fill_diagonal(dist, np.inf)
-    return float(dist.min())
+    return dist
+
+
+def _min_distance(positions: np.ndarray, cell: np.ndarray) -> float:
+    return float(_distances(positions, cell).min())
 
 
 class HessianSampler:
@@ -144,24 +201,31 @@ class HessianSampler:
 
     def sample(self, alpha: float, n: int, rng: np.random.Generator,
                with_energy: bool = False) -> SampleBatch:
-        """Draw n samples on shell α and evaluate their descriptors (and energies if asked)."""
+        """Draw n samples on shell α and evaluate their descriptors (and energies if asked).
+
+        Displacements, shell labels, positions X0 + δX and the physical check are computed for
+        the whole chunk at once; only the physical samples are evaluated, one by one."""
         if self.evaluator is None:
             raise PhasetuneError("this sampler has no descriptor evaluator")
-        rows, energies, labels, reasons = [], [], [], []
         displacements = self.displacements(alpha, n, rng)
         measured = self.shell_label(displacements)
-        for dx, label in zip(displacements, measured, strict=True):
-            x = self.x0 + dx
-            d, reason = checked_descriptors(self.evaluator, self.check, x, dx)
-            if reason is not None:
-                reasons.append(reason)
-                continue
-            rows.append(d)
-            labels.append(label)
-            if with_energy and self.energy is not None:
-                energies.append(self.energy(x, d))
-        return _batch(rows, energies if with_energy and self.energy else None, labels, reasons,
-                      self.evaluator.spec.n_components)
+        positions = self.x0 + displacements
+        reasons = self.check.screen(positions, displacements)
+        physical = np.array([r is None for r in reasons], dtype=bool)
+        D = self.evaluator.batch(positions[physical])
+        finite = np.isfinite(D).all(axis=1)
+        keep = physical.copy()
+        keep[physical] = finite
+        if not finite.all():
+            D = D[finite]
+        rejected = [r or "non-finite descriptors" for r, k in zip(reasons, keep, strict=True)
+                    if not k]
+        energies = None
+        if with_energy and self.energy is not None:
+            energies = np.array([self.energy(x, d) for x, d in zip(positions[keep], D,
+                                                                   strict=True)], dtype=float)
+        return SampleBatch(D=D, energies=energies, measured_ealpha=measured[keep],
+                           n_unphysical=len(rejected), reasons=rejected[:5])
 
 
 def checked_descriptors(evaluator: DescriptorEvaluator, check: PhysicalCheck, x: np.ndarray,

@@ -11,6 +11,7 @@ them as duplicates, so no chunk is ever counted twice.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -57,10 +58,12 @@ def write_chunk(directory: Path, phase: str, volume: float, alpha: float, chunk:
         arrays["energies"] = batch.energies
     if batch.measured_ealpha is not None:
         arrays["measured_ealpha"] = batch.measured_ealpha
+    buffer = io.BytesIO()  # built in memory, written with one call (zip seeks cost syscalls)
+    np.savez(buffer, **arrays)
     fd, tmp = tempfile.mkstemp(prefix=".chunk.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            fh.write(buffer.getbuffer())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

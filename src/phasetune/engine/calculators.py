@@ -75,6 +75,7 @@ class ForceEvaluator:
         self.engine.load_structure(atoms, pair.commands(), extra=extra,
                                    context=_context(atoms, pair.name))
         self._types = _type_index(atoms)
+        self._n_types = int(self._types.max()) + 1
 
     def energy_forces(self, positions: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """(E, F) at ``positions`` (N, 3) Å (current positions if None)."""
@@ -87,7 +88,7 @@ class ForceEvaluator:
 
     def bispectrum_mean(self) -> np.ndarray:
         """Per-element-block mean bispectrum of the last evaluation (needs with_descriptors)."""
-        return _blocks(self.engine, self._types)
+        return _blocks(self.engine, self._types, self._n_types)
 
 
 def _type_index(atoms: Atoms) -> np.ndarray:
@@ -96,9 +97,9 @@ def _type_index(atoms: Atoms) -> np.ndarray:
     return np.array([types.index(s) for s in symbols])
 
 
-def _blocks(engine: Engine, types: np.ndarray) -> np.ndarray:
-    """(n_types · n_B,) block sums of per-atom bispectra divided by N."""
-    n_types = int(types.max()) + 1
+def _blocks(engine: Engine, types: np.ndarray, n_types: int) -> np.ndarray:
+    """(n_types · n_B,) block sums of per-atom bispectra divided by N; ``types`` (N,) holds each
+    atom's type index, ``n_types`` is ``types.max() + 1``."""
     if n_types == 1:
         return engine.compute_mean(SNA_ID)
     b = engine.per_atom_compute(SNA_ID)
@@ -122,16 +123,21 @@ class DescriptorEvaluator:
             self.atoms, descriptor_pair_commands(spec), extra=[sna_compute_command(spec)],
             context=_context(atoms, "descriptor-only SNAP compute"))
         self._types = _type_index(self.atoms)
+        self._n_types = int(self._types.max()) + 1
         self.n_atoms = len(atoms)
 
     def descriptors(self, positions: np.ndarray | None = None) -> np.ndarray:
         """D(X) per atom, (N_D,), at ``positions`` (N, 3) Å."""
         self.engine.evaluate(positions)
-        d = _blocks(self.engine, self._types)
+        d = _blocks(self.engine, self._types, self._n_types)
         if self.spec.has_fixed:
             d = np.append(d, self.engine.energy() / self.n_atoms)
         return d
 
     def batch(self, positions: np.ndarray) -> np.ndarray:
-        """D for a batch of configurations (B, N, 3) → (B, N_D)."""
-        return np.stack([self.descriptors(x) for x in positions])
+        """D for a batch of configurations (B, N, 3) Å → (B, N_D); row k is exactly
+        ``descriptors(positions[k])`` (B may be 0)."""
+        out = np.empty((len(positions), self.spec.n_components))
+        for k, x in enumerate(positions):
+            out[k] = self.descriptors(x)
+        return out

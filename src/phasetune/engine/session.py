@@ -7,6 +7,7 @@ raised as :class:`EngineError` naming the failing command and what was being set
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -68,6 +69,12 @@ class Engine:
         self.n_atoms = 0
         self.rotation = np.eye(3)
         self._order: np.ndarray | None = None
+        self._aligned = True
+        """The cell needs no rotation (``rotation`` is exactly the identity)."""
+        self._in_order = True
+        """LAMMPS holds the atoms in the structure's order (``_order`` is 0 … N−1)."""
+        self._views: dict[tuple, tuple[int, np.ndarray]] = {}
+        """Cached numpy views of LAMMPS arrays: key → (data address, view)."""
 
     # -- commands ---------------------------------------------------------------------------
     def command(self, cmd: str) -> None:
@@ -103,6 +110,7 @@ class Engine:
             context: description used in error messages (structure and potential).
         """
         self.context = context or f"setting up {atoms.get_chemical_formula()}"
+        self._views.clear()
         if not all(atoms.pbc):
             raise EngineError("the engine needs a periodic structure (pbc on all axes)")
         symbols = atoms.get_chemical_symbols()
@@ -136,15 +144,32 @@ class Engine:
         if self.lmp.extract_setting("nlocal") != self.n_atoms:
             raise EngineError("phasetune's engine runs one LAMMPS process per worker; "
                               "this instance was split across MPI ranks")
-        ids = np.array(self._atom_array("id"), copy=True)
+        ids = np.array(self.lmp.numpy.extract_atom("id", nelem=self.n_atoms, dim=1), copy=True)
         self._order = np.argsort(ids)  # local index of atom with id k+1
+        self._in_order = bool(np.array_equal(self._order, np.arange(self.n_atoms)))
+        self._aligned = bool(np.array_equal(self.rotation, np.eye(3)))
+
+    def _view(self, key: tuple, pointer, cols: int) -> np.ndarray:
+        """A numpy view (N, cols) of the first N rows of a LAMMPS ``double **`` per-atom array.
+
+        LAMMPS may reallocate its arrays between runs (ghost atoms change), so the pointer is
+        fetched on every use; the view is rebuilt only when the data address has changed."""
+        if not pointer or not pointer[0]:
+            raise EngineError(f"LAMMPS returned no data for {key[0]} {key[1]!r} while "
+                              f"{self.context}")
+        address = ctypes.cast(pointer[0], ctypes.c_void_p).value
+        cached = self._views.get(key)
+        if cached is not None and cached[0] == address:
+            return cached[1]
+        view = np.ctypeslib.as_array(pointer[0], shape=(self.n_atoms, cols))
+        self._views[key] = (address, view)
+        return view
 
     def _atom_array(self, name: str) -> np.ndarray:
-        """A live view of a per-atom array restricted to the N local atoms.
-
-        Re-extracted on every use: LAMMPS may reallocate its arrays between runs."""
-        dim = 1 if name == "id" else 3
-        return self.lmp.numpy.extract_atom(name, nelem=self.n_atoms, dim=dim)
+        """A live view (N, 3) of a per-atom vector array (``x``, ``v``, ``f``) restricted to the N
+        local atoms, in LAMMPS's frame and local order."""
+        pointer = self.lmp.extract_atom(name, self._lammps_module.LAMMPS_DOUBLE_2D)
+        return self._view(("atom", name, 3), pointer, 3)
 
     def run0(self) -> None:
         """Evaluate the current configuration (``run 0``): energies, forces, computes."""
@@ -155,7 +180,12 @@ class Engine:
         values = np.asarray(values, dtype=float)
         if values.shape != (self.n_atoms, 3):
             raise EngineError(f"{label} have shape {values.shape}, expected ({self.n_atoms}, 3)")
-        self._atom_array(name)[self._order] = values @ self.rotation
+        if not self._aligned:  # (x @ identity is x: skipped)
+            values = values @ self.rotation
+        if self._in_order:
+            self._atom_array(name)[...] = values
+        else:
+            self._atom_array(name)[self._order] = values
 
     def set_positions(self, positions: np.ndarray) -> None:
         """Set Cartesian positions (N, 3) Å in ASE's frame, in the structure's atom order."""
@@ -187,14 +217,19 @@ class Engine:
         """Forces (N, 3) eV/Å of the last evaluation, in ASE's frame and atom order."""
         return self._atom_array("f")[self._order] @ self.rotation.T
 
+    def _compute_array(self, compute_id: str) -> np.ndarray:
+        """A live view (N, n_cols) of a per-atom array compute, in LAMMPS's local order (the
+        compute is invoked by LAMMPS if it has not run since the last evaluation)."""
+        lmp, module = self.lmp, self._lammps_module
+        pointer = lmp.extract_compute(compute_id, module.LMP_STYLE_ATOM, module.LMP_TYPE_ARRAY)
+        cols = lmp.extract_compute(compute_id, module.LMP_STYLE_ATOM, module.LMP_SIZE_COLS)
+        if not pointer or not cols:
+            raise EngineError(f"compute {compute_id!r} returned nothing while {self.context}")
+        return self._view(("compute", compute_id, cols), pointer, cols)
+
     def per_atom_compute(self, compute_id: str) -> np.ndarray:
         """A per-atom array compute (N, n_cols), in atom order (a view-free copy)."""
-        from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
-
-        arr = self.lmp.numpy.extract_compute(compute_id, LMP_STYLE_ATOM, LMP_TYPE_ARRAY)
-        if arr is None:
-            raise EngineError(f"compute {compute_id!r} returned nothing while {self.context}")
-        return np.asarray(arr)[: self.n_atoms][self._order]
+        return self._compute_array(compute_id)[self._order]
 
     def per_atom_vectors(self, compute_id: str) -> np.ndarray:
         """A per-atom compute laid out as [x-block, y-block, z-block] (e.g. ``snad/atom``),
@@ -204,11 +239,9 @@ class Engine:
         return np.einsum("iak,ba->ibk", vectors, self.rotation)
 
     def compute_mean(self, compute_id: str) -> np.ndarray:
-        """Column means of a per-atom array compute (order-independent; no copy of the rows)."""
-        from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
-
-        arr = self.lmp.numpy.extract_compute(compute_id, LMP_STYLE_ATOM, LMP_TYPE_ARRAY)
-        return np.asarray(arr)[: self.n_atoms].mean(axis=0)
+        """Column means (n_cols,) of a per-atom array compute (order-independent; no copy of the
+        rows).  Exactly ``arr.mean(axis=0)``: the column sums divided by N."""
+        return np.add.reduce(self._compute_array(compute_id), axis=0) / self.n_atoms
 
     def close(self) -> None:
         if getattr(self, "lmp", None) is not None:
