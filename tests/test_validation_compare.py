@@ -70,3 +70,27 @@ def test_perturbed_thetas_keep_theta0_and_fixed_components(w):
     rel = (thetas[1:] - w.theta)[:, ~w.spec.fixed_mask] / np.abs(w.theta[~w.spec.fixed_mask])
     assert 0.005 < rel.std() < 0.02
     assert np.array_equal(perturbed_thetas(w, 3, scale=0.01, seed=4), thetas)
+
+
+def test_cached_ti_serves_theta_equal_up_to_rounding(tmp_path):
+    """A finished TI result is reused for θ that differ only by rounding (a re-run tuning), and
+    not for a different θ or other settings."""
+    import json
+
+    from phasetune.validation.runs import TISettings, ti_for_phase
+
+    thetas = np.array([[1.0, -0.5, 0.25], [1.01, -0.49, 0.26]])
+    settings = TISettings()
+    record = {"phase": "bcc", "T": 900.0, "thetas": thetas.tolist(),
+              "settings": settings.to_dict(), "F": [-1.0, -1.1], "sigma": [1e-4, 1e-4]}
+    (tmp_path / "mo_bcc_900K_0badc0de.json").write_text(json.dumps(record))
+    (tmp_path / "mo_bcc_900K_lambda.ckpt.json").write_text("{}")  # checkpoints are skipped
+
+    def lookup(th, s=settings):
+        return ti_for_phase("mo.h5", "bcc", None, 900.0, th, tmp_path, s, progress=False,
+                            run=False)
+
+    assert lookup(thetas * (1 + 3e-15))["F"] == [-1.0, -1.1]
+    assert lookup(thetas * (1 + 1e-6)) is None
+    assert lookup(thetas[:1]) is None
+    assert lookup(thetas, TISettings(repeats=settings.repeats + 1)) is None

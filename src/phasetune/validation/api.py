@@ -122,12 +122,14 @@ def validate(archive: str | Path, potential: LinearPotential, temperatures: Sequ
                     pending.append({"phase": phase, "T": t})
                     continue
                 res = dict(res)
-                for theta, only in extra.values():
+                for name, (theta, only) in extra.items():
                     more = None
                     if only is None or t in only:
                         more = ti_for_phase(archive, phase, potential, t,
                                             np.vstack([thetas[0], theta]), out, settings,
                                             progress, run)
+                        if more is None:
+                            pending.append({"phase": phase, "T": t, "model": name})
                     if more is not None:
                         res["F"] = [*res["F"], more["F"][1]]
                         res["sigma"] = [*res["sigma"], more["sigma"][1]]

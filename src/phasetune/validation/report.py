@@ -51,8 +51,9 @@ def markdown_tables(report) -> str:
     for f in report.failures:
         lines.append(f"* TI stopped for {f['phase']} at {f['T']:g} K: {f['error']}")
     for p in report.pending:
-        lines.append(f"* pending: TI of {p['phase']} at {p['T']:g} K has not run yet (rerun "
-                     "the report to resume it)")
+        model = f" for {p['model']}" if "model" in p else ""
+        lines.append(f"* pending: TI of {p['phase']} at {p['T']:g} K{model} has not run yet "
+                     "(rerun the report to resume it)")
     k = report.cost
     if k.get("ti_cpu_s_per_model_T_all_phases") is not None:
         lines += ["", "| cost | CPU s |", "|---|---|",

@@ -56,6 +56,24 @@ class TISettings:
                 "theta_steps": self.theta_steps}
 
 
+THETA_MATCH = 1e-10
+"""Relative tolerance under which cached TI serves a θ: a θ recomputed with other rounding
+(e.g. a re-run of the tuning) reuses its finished TI."""
+
+
+def _cached(out: Path, stem: str, thetas: np.ndarray, settings: TISettings) -> dict | None:
+    """A finished TI result of (phase, T) ``stem`` for these θ (to THETA_MATCH) and settings."""
+    for path in sorted(out.glob(f"{stem}_*.json")):
+        if path.name.endswith(".ckpt.json"):
+            continue
+        cached = json.loads(path.read_text())
+        old = np.asarray(cached.get("thetas", []), dtype=float)
+        if old.shape == thetas.shape and cached.get("settings") == settings.to_dict() and \
+                np.allclose(old, thetas, rtol=THETA_MATCH, atol=0.0):
+            return cached
+    return None
+
+
 def ti_for_phase(archive: str | Path, phase: str, potential: LinearPotential,
                  temperature: float, thetas: np.ndarray, out: Path,
                  settings: TISettings | None = None, progress: bool = True,
@@ -64,18 +82,17 @@ def ti_for_phase(archive: str | Path, phase: str, potential: LinearPotential,
 
     Returns a dict with ``F`` and ``sigma`` (n_models,) eV/atom (F^{(3−3/N)}), the λ result,
     the θ-path result and the CPU seconds of each route; None when ``run`` is False and the
-    result is not cached yet.
+    result is not cached yet.  A cached result for θ equal to these within a relative 10⁻¹⁰
+    (and the same settings) is reused.
     """
     settings = settings or TISettings()
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{Path(archive).stem}_{phase}_{temperature:g}K"
     models = hashlib.sha256(np.ascontiguousarray(thetas, dtype=float).tobytes()).hexdigest()[:8]
     done = out / f"{stem}_{models}.json"
-    if done.exists():
-        cached = json.loads(done.read_text())
-        if np.allclose(cached["thetas"], thetas, rtol=0, atol=0) and \
-                cached["settings"] == settings.to_dict():
-            return cached
+    cached = _cached(out, stem, thetas, settings)
+    if cached is not None:
+        return cached
     if not run:
         return None
     pv = read_archive(archive).get(phase)
