@@ -8,7 +8,8 @@ Cases: 128-atom BCC W (W_2940_2017_2, 2J = 8, ZBL overlay as the fixed component
 BCC Mo (Mo_Chen_PRM2017, 2J = 6).  The campaign rate is measured over the sampling phase only
 (references are built, and Hessians cached, before the clock starts; pool start-up is included);
 the raw loop evaluates configurations drawn on the same shells.
-Run: ``python benchmarks/sampling.py [--samples 600] [--skip-parallel]``.
+Run: ``python benchmarks/sampling.py [--samples 600] [--repeats 3] [--cases W Mo]
+[--skip-parallel]``.
 """
 
 from __future__ import annotations
@@ -108,11 +109,15 @@ def main() -> None:
     parser.add_argument("--skip-parallel", action="store_true", help="skip the 2-worker runs")
     parser.add_argument("--repeats", type=int, default=3,
                         help="interleaved rounds (medians are reported)")
+    parser.add_argument("--cases", nargs="+", choices=[c[1] for c in CASES],
+                        default=[c[1] for c in CASES], help="elements to run (default: all)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for k, (name, element, volume, cells, factor) in enumerate(CASES):
+            if element not in args.cases:
+                continue
             pot = load_potential(name)
             atoms = crystal("bcc", element, volume=volume, cells=cells)
             samples = args.samples * factor
