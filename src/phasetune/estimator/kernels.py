@@ -17,7 +17,7 @@ grid usually needs 4–7)."""
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
 def table_sums(pairs, kappa_hat, models, shells, starts, beta, cells, inv_h, offset, first,
-               n_cells, sums, clamped, z_out):  # pragma: no cover - compiled
+               n_cells, sums, clamped, z_out):
     """Cubic Hermite table values at κ = βκ̂, added to the (model, shell) sums.
 
     For element (x, t): u = κ/h − κ_lo/h, u_c = clip(u, 0, n_cells), k = ⌊u_c⌋, t' = u_c − k,
@@ -86,7 +86,7 @@ def table_sums(pairs, kappa_hat, models, shells, starts, beta, cells, inv_h, off
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
 def path_sums(kappa_hat, beta_min, beta_max, poly_lo, poly_hi, poly_scale, kappa_lo, kappa_hi,
               edges, g_rows, v_rows, dz_rows, n_d, linear, q, qv, zc, clamped, y, path,
-              ex_shell, ex_model, ex_pair):  # pragma: no cover - compiled
+              ex_shell, ex_model, ex_pair):
     """Route every (model, pair) and sum the T-independent paths per (model, shell).
 
     With κ ∈ [κ_a, κ_b] = βκ̂ over [β_min, β_max] and y = κ̂/κ_sc:
@@ -171,7 +171,7 @@ def path_sums(kappa_hat, beta_min, beta_max, poly_lo, poly_hi, poly_scale, kappa
 
 
 @njit(cache=True, nogil=True)
-def interior_minimum(values):  # pragma: no cover - compiled
+def interior_minimum(values):
     """Index of the lowest interior local minimum of the 1-d ``values`` (v_k < v_{k−1} and
     v_k ≤ v_{k+1}), else of the global minimum (first of equals)."""
     best = -1
@@ -188,7 +188,7 @@ def interior_minimum(values):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def interior_minima(values):  # pragma: no cover - compiled
+def interior_minima(values):
     """:func:`interior_minimum` of every row of ``values`` (n, m) → (n,) intp."""
     out = np.empty(values.shape[0], np.intp)
     for row in range(values.shape[0]):
@@ -199,7 +199,7 @@ def interior_minima(values):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def solve_saddles(h, var, alphas, r, size, mono_ops, mids, halves, dense, dense_t, exp_dense,
                   hats, dof, not_converged, alpha, f_smooth, f2, weights, dweights, status,
-                  birge):  # pragma: no cover - compiled
+                  birge):
     """The α saddle of every row (see :class:`.saddle.SaddleSolver`), in place.
 
     Per row: the window s starts centred on the lowest interior minimum of h_i − (r/2)α_i; on
@@ -307,7 +307,7 @@ def solve_saddles(h, var, alphas, r, size, mono_ops, mids, halves, dense, dense_
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _derivatives(coef, a, mid, half):  # pragma: no cover - compiled
+def _derivatives(coef, a, mid, half):
     """(d/dα, d²/dα²) of e^α Σ_p coef_p t^p, t = (α − mid)/half, by Horner's rule."""
     tt = (a - mid) / half
     n_p = coef.size
