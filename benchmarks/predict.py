@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from phasetune.estimator.ddos import DDOSEstimator, available_cores
+from phasetune.cores import available_cores
+from phasetune.estimator.ddos import DDOSEstimator
 from phasetune.legacy.descriptordos import import_descriptordos
 from phasetune.potentials.registry import load_potential
 

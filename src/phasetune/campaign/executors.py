@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 
+from ..cores import available_cores
 from ..errors import ConfigError
 from .tasks import init_worker
 
@@ -78,11 +79,6 @@ def dask_pool(workers: int | None, scheduler: str | None) -> tuple[Executor, obj
     return client.get_executor(pure=False), client
 
 
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
-
-
 def worker_count(executor: Executor, workers: int | None) -> int:
     """Workers of an executor (for the submission window)."""
     if workers:
@@ -91,7 +87,7 @@ def worker_count(executor: Executor, workers: int | None) -> int:
         value = getattr(executor, attr, None)
         if isinstance(value, int) and value > 0:
             return value
-    return default_workers()
+    return available_cores()
 
 
 class ExecutorFactory:
@@ -108,7 +104,7 @@ class ExecutorFactory:
             raise ConfigError(f"executor: {kind!r} is not allowed; allowed values: "
                               "'local', 'mpi', 'dask'")
         self.kind, self.scheduler = kind, scheduler
-        self.workers = workers or (default_workers() if kind == "local" else None)
+        self.workers = workers or (available_cores() if kind == "local" else None)
         self._client = None
         self._env: contextlib.ExitStack | None = None
 

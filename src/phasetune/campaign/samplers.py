@@ -90,15 +90,10 @@ class PhysicalCheck:
         Args:
             positions: (N, 3) Å, possibly wrapped into the cell.
             displacement: (N, 3) X − X0 if known (else found by minimum image)."""
-        if not np.all(np.isfinite(positions)):
-            return "non-finite positions"
         if displacement is None:
             frac = (positions - self.x0) @ self._inverse
             displacement = (frac - np.round(frac)) @ self.cell
-        r2 = np.einsum("ij,ij->i", displacement, displacement)
-        if r2.max() < self._safe**2:
-            return None
-        return self._verdict(positions, r2)
+        return self.screen(positions[None], displacement[None])[0]
 
     def screen(self, positions: np.ndarray, displacements: np.ndarray) -> list[str | None]:
         """The verdicts of n configurations at once: element k is
@@ -222,16 +217,14 @@ class HessianSampler:
                     if not k]
         energies = None
         if with_energy and self.energy is not None:
-            energies = np.array([self.energy(x, d) for x, d in zip(positions[keep], D,
-                                                                   strict=True)], dtype=float)
-        return SampleBatch(D=D, energies=energies, measured_ealpha=measured[keep],
-                           n_unphysical=len(rejected), reasons=rejected[:5])
+            energies = [self.energy(x, d) for x, d in zip(positions[keep], D, strict=True)]
+        return _batch(D, energies, measured[keep], rejected, self.evaluator.spec.n_components)
 
 
-def checked_descriptors(evaluator: DescriptorEvaluator, check: PhysicalCheck, x: np.ndarray,
-                        dx: np.ndarray | None = None) -> tuple[np.ndarray | None, str | None]:
+def checked_descriptors(evaluator: DescriptorEvaluator, check: PhysicalCheck,
+                        x: np.ndarray) -> tuple[np.ndarray | None, str | None]:
     """(D(x), None) for a physical configuration, else (None, the reason it was rejected)."""
-    reason = check(x) if dx is None else check(x, dx)
+    reason = check(x)
     if reason is not None:
         return None, reason
     d = evaluator.descriptors(x)

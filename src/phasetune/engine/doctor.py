@@ -7,6 +7,8 @@ import platform
 import sys
 from dataclasses import asdict, dataclass
 
+from ..cores import available_cores
+
 REQUIRED_LAMMPS_PACKAGES = ("ML-SNAP", "MANYBODY", "PHONON", "FEP", "EXTRA-FIX")
 SHIPPED_CHECK = ("Mo_Chen_PRM2017.snap", "W_2940_2017_2.snap", "Fe_mm.eam.fs")
 
@@ -89,10 +91,7 @@ def _mpi4py() -> Check:
 
 def _cores() -> Check:
     count = os.cpu_count() or 1
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        affinity = count
+    affinity = available_cores()
     omp = os.environ.get("OMP_NUM_THREADS", "unset")
     return Check("cores", True, f"{count} cores, {affinity} usable by this process, "
                  f"OMP_NUM_THREADS={omp} (workers use 1 thread each)")

@@ -8,7 +8,6 @@ optionally D* and the Hessian for n_models × n_T in memory-bounded chunks of mo
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from ..archive.model import PhaseVolume
 from ..constants import KB
 from ..conventions import Conventions
+from ..cores import available_cores
 from ..errors import EstimatorError
 from ..harmonic.free_energy import shell_temperature
 from ..scoring.score_matching import (
@@ -37,14 +37,6 @@ HESSIAN_LIMIT = 2**27
 """Largest Hessian output (floats, 1 GiB) returned by one call."""
 MEMORY_BUDGET = 2**23
 """Floats of working memory per chunk of models (64 MiB)."""
-
-
-def available_cores() -> int:
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 class DDOSEstimator:

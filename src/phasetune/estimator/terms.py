@@ -64,11 +64,10 @@ class ScoreChunk:
     the same sums; the others (crossing the table edge, outside the polynomial range, no
     polynomial) are evaluated exactly from the cubic Hermite tables.
     ``gradient=True`` keeps what :meth:`gradient`, :meth:`shell_vectors` and
-    :meth:`within_hessian` need; ``linear=False`` sends the clamped-throughout pairs to the
-    table path too (a check of the linear path)."""
+    :meth:`within_hessian` need."""
 
     def __init__(self, tables: ConjugateTables, frames: FrameStack, theta: np.ndarray,
-                 beta: np.ndarray, gradient: bool = False, linear: bool = True):
+                 beta: np.ndarray, gradient: bool = False):
         self.tables, self.frames, self.beta = tables, frames, beta
         n_a, n_d = frames.shape
         n_t, m = beta.size, theta.shape[0]
@@ -76,7 +75,7 @@ class ScoreChunk:
         a = theta @ frames.shift.T  # (M, n_α) θ̃_i·m_i = θ·R_i m_i
         self.kappa_hat = (theta @ frames.rot_flat) * frames.kappa_factor  # κ = β κ̂
         routes = tables.paths(self.kappa_hat, float(beta.min()), float(beta.max()), n_d,
-                              gradient=gradient, linear=linear)
+                              gradient=gradient)
         self.ok, self.y, self.zc = routes.path == 0, routes.y, routes.zc
         q, qv = routes.q, routes.qv
         self.n_linear = int(routes.clamped.sum())
