@@ -264,6 +264,35 @@ def test_saddle_takes_interior_minimum_over_spurious_edge_descent():
     assert interior_minimum(monotone[None, :])[0] == a.size - 1  # no interior minimum: edge
 
 
+def test_saddle_weights_are_the_smoother_operator_at_the_saddle():
+    """The compiled saddle's w(α*), w′(α*) and (Lh)(α*) are those of the window's
+    :class:`AlphaSmoother` (its Legendre form), and f′(α*) = 0 there."""
+    from phasetune.estimator.saddle import SaddleSolver
+    from phasetune.estimator.smoother import AlphaSmoother
+
+    r, omega_bar = 3.0, 12.0
+    alphas = np.linspace(-5.2, -2.3, 14)
+    rng = np.random.default_rng(4)
+    temps = np.array([300.0, 800.0, 1500.0])
+    h = 0.5 * omega_bar / (KB * temps[:, None]) * np.exp(alphas) * (
+        1.0 + 0.01 * rng.standard_normal((temps.size, alphas.size)))
+    solver = SaddleSolver(alphas, r)
+    sad = solver.solve(h)
+    for row in range(temps.size):
+        inside = np.flatnonzero(sad.weights[row])
+        start = inside[0]
+        sm = AlphaSmoother(alphas[start:start + solver.size])
+        window = slice(start, start + solver.size)
+        alpha = sad.alpha[row:row + 1]
+        assert np.allclose(sad.weights[row, window], sm.weights(alpha)[0], rtol=1e-10,
+                           atol=1e-12)
+        assert np.allclose(sad.dweights[row, window], sm.weights(alpha, 1)[0], rtol=1e-10,
+                           atol=1e-12)
+        assert sad.f_smooth[row] == pytest.approx(sm.weights(alpha)[0] @ h[row, window],
+                                                  rel=1e-12)
+        assert sm.weights(alpha, 1)[0] @ h[row, window] == pytest.approx(0.5 * r, rel=1e-9)
+
+
 def test_local_smoother_is_not_pulled_by_far_shells():
     """Harmonic shell values h_i = βω̄e^{α_i}/2 give α* = ln(r k_BT/ω̄) exactly.  Spoiling the
     three highest of 14 shells with a steep −e^{2α} descent (the out-of-range behaviour seen on
