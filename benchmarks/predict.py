@@ -30,7 +30,7 @@ import numpy as np
 
 from phasetune.cores import available_cores
 from phasetune.estimator.ddos import DDOSEstimator
-from phasetune.legacy.descriptordos import import_descriptordos
+from phasetune.archive.legacy import import_descriptordos
 from phasetune.potentials.registry import load_potential
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -26,7 +26,6 @@ import numpy as np  # noqa: E402
 from descriptors import raw_loop  # noqa: E402
 
 from phasetune.campaign.runner import run_campaign  # noqa: E402
-from phasetune.campaign.samplers import HessianSampler, PhysicalCheck  # noqa: E402
 from phasetune.campaign.spec import isosurface_grid, parse_campaign  # noqa: E402
 from phasetune.harmonic.reference import build_reference  # noqa: E402
 from phasetune.potentials.registry import load_potential  # noqa: E402
@@ -55,13 +54,11 @@ def campaign(potential: str, element: str, volume: float, cells: int, samples: i
 
 def shell_configurations(spec, atoms, pot, n: int) -> np.ndarray:
     """(n, N, 3) configurations on the campaign's shells (the raw loop sees the same work)."""
-    ref, modes = build_reference(atoms, pot, spec=pot.spec)
-    sampler = HessianSampler(ref.positions, modes.omega, modes.vectors,
-                             PhysicalCheck(ref.positions, np.array(atoms.cell)))
-    alphas, _, _ = isosurface_grid(spec.isosurfaces, ref.omega_bar)
+    ref = build_reference(atoms, pot, spec=pot.spec)
+    alphas, _, _ = isosurface_grid(spec.isosurfaces, ref)
     rng = np.random.default_rng(0)
     per = -(-n // len(alphas))
-    xs = [ref.positions + sampler.displacements(a, per, rng) for a in alphas]
+    xs = [ref.positions + ref.shell_displacements(a, per, rng) for a in alphas]
     return np.concatenate(xs)[:n]
 
 

@@ -18,21 +18,21 @@ from phasetune.archive.hdf5 import (
     update_archive,
     write_archive,
 )
-from phasetune.archive.model import DescriptorInfo, PhaseVolume, Reference, ShellStats
 from phasetune.archive.stats import ShellAccumulator
 from phasetune.errors import ArchiveError
+from phasetune.model import DescriptorInfo, HarmonicReference, PhaseVolume, ShellStats
 
 N_ATOMS, N_D = 16, 5
 
 
-def make_reference(phase: str = "bcc", volume: float = 16.0, seed: int = 0) -> Reference:
+def make_reference(phase: str = "bcc", volume: float = 16.0, seed: int = 0) -> HarmonicReference:
     rng = np.random.default_rng(seed)
     a = (2 * volume) ** (1 / 3)
     base = np.array([[0, 0, 0], [0.5, 0.5, 0.5]])
     cells = np.array([[i, j, k] for i in range(2) for j in range(2) for k in range(2)])
     positions = ((cells[:, None, :] + base[None]).reshape(-1, 3)) * a
     n = 3 * N_ATOMS - 3
-    return Reference(
+    return HarmonicReference(
         phase=phase,
         n_atoms=N_ATOMS,
         mass=183.84,
@@ -41,7 +41,7 @@ def make_reference(phase: str = "bcc", volume: float = 16.0, seed: int = 0) -> R
         positions=positions,
         n_trans=N_ATOMS,
         D0=rng.normal(size=N_D),
-        E0_ref=-8.9 + 0.01 * seed,
+        E0=-8.9 + 0.01 * seed,
         omega=np.sort(rng.uniform(2.0, 20.0, size=n)),
         beta0=-0.5,
         hessian_residual=1e-9,
@@ -135,7 +135,7 @@ def _datasets(f: h5py.File) -> list[h5py.Dataset]:
 
 def test_volumes_sorted_and_optional_fields(tmp_path):
     small, large = make_volume(volume=15.0, seed=2), make_volume(volume=17.0, seed=3)
-    small.reference.eigenvectors = None
+    small.reference = dataclasses.replace(small.reference, eigenvectors=None)
     for s in small.shells:
         s.raw, s.energy_mean, s.energy_var = None, float("nan"), float("nan")
     path = write_archive(tmp_path / "a.h5", [large, small], METADATA)
@@ -319,7 +319,8 @@ def test_merge_incompatible_archives(tmp_path):
     with pytest.raises(ArchiveError, match="conventions differs"):
         merge_archives(a, c)
     moved = make_volume(seed=0)
-    moved.reference.positions = moved.reference.positions + 1e-3
+    shifted = moved.reference.positions + 1e-3
+    moved.reference = dataclasses.replace(moved.reference, positions=shifted)
     moved.shells = []
     d = read_archive(write_archive(tmp_path / "d.h5", [moved], METADATA))
     with pytest.raises(ArchiveError, match="differ in positions"):

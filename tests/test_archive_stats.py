@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from phasetune.archive.model import HIST_RANGE, N_BINS, N_POWERS, ShellStats
 from phasetune.archive.stats import Batch, ShellAccumulator, merge
 from phasetune.errors import ArchiveError
+from phasetune.model import HIST_RANGE, N_BINS, N_POWERS, ShellStats
 
 N_D = 5
 SCALES = np.array([3.0, 0.5, 2e-2, 1e-3, 1.0])

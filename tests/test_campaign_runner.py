@@ -11,12 +11,12 @@ import yaml
 from click.testing import CliRunner
 
 from phasetune.archive.hdf5 import read_archive
-from phasetune.archive.model import ShellStats
 from phasetune.campaign import runner as runner_module
 from phasetune.campaign.runner import run_campaign
 from phasetune.campaign.spec import load_campaign
 from phasetune.campaign.spool import spool_dir
 from phasetune.errors import ArchiveError
+from phasetune.model import ShellStats
 
 
 def write_campaign(directory, archive="mo.h5", per_isosurface=40, count=3, volumes=(15.9,),

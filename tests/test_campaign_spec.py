@@ -10,7 +10,8 @@ import yaml
 
 from phasetune.campaign.spec import isosurface_grid, load_campaign, parse_campaign
 from phasetune.errors import ConfigError
-from phasetune.harmonic.free_energy import harmonic_alpha
+from phasetune.model.harmonic import harmonic_alpha
+from phasetune.testsystems import synthetic_reference
 
 BASE = {
     "phases": [{"name": "bcc", "structure": "bcc", "element": "Mo", "cells": 2,
@@ -74,16 +75,22 @@ def test_bad_yaml_file(tmp_path):
         load_campaign(tmp_path / "absent.yaml")
 
 
+def _reference(omega_bar: float):
+    """A harmonic reference of 16 atoms whose stable modes all have curvature ω̄ (eV/Å²)."""
+    return synthetic_reference(16, np.full(45, omega_bar), 95.95, 1)
+
+
 def test_grid_covers_requested_temperatures_with_margin():
     spec = parse_campaign(BASE, "/tmp")
     omega_bar = 13.5
-    alphas, warnings, _ = isosurface_grid(spec.isosurfaces, omega_bar)
+    ref = _reference(omega_bar)
+    alphas, warnings, _ = isosurface_grid(spec.isosurfaces, ref)
     assert len(alphas) == 12 and np.all(np.diff(alphas) > 0)
     assert alphas[0] == pytest.approx(harmonic_alpha(200.0, omega_bar, 3.0))
     assert alphas[-1] == pytest.approx(harmonic_alpha(4500.0, omega_bar, 3.0))
     assert not warnings  # spacing 0.28 < ln 1.5
     tight = spec.isosurfaces.model_copy(update={"cover": 1.05})
-    _, warnings, _ = isosurface_grid(tight, omega_bar)
+    _, warnings, _ = isosurface_grid(tight, ref)
     assert warnings and "isosurfaces.cover" in warnings[0]
 
 
@@ -91,8 +98,8 @@ def test_spacing_grid_is_a_fixed_lattice():
     data = copy.deepcopy(BASE)
     data["isosurfaces"] = {"temperatures": [300, 3000], "spacing": 0.1}
     spec = parse_campaign(data, "/tmp")
-    narrow, _, _ = isosurface_grid(spec.isosurfaces, 13.5)
+    narrow, _, _ = isosurface_grid(spec.isosurfaces, _reference(13.5))
     wide_spec = spec.isosurfaces.model_copy(update={"temperatures": (300.0, 4000.0)})
-    wide, _, _ = isosurface_grid(wide_spec, 13.5)
+    wide, _, _ = isosurface_grid(wide_spec, _reference(13.5))
     assert np.allclose(narrow / 0.1, np.round(narrow / 0.1))
     assert set(np.round(narrow, 9)) <= set(np.round(wide, 9))  # widening keeps old shells

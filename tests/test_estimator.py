@@ -14,7 +14,7 @@ from phasetune.errors import EstimatorError
 from phasetune.estimator.ddos import DDOSEstimator
 from phasetune.estimator.prediction import ALPHA_HIGH, ALPHA_LOW, CLAMPED
 from phasetune.estimator.smoother import AlphaSmoother
-from phasetune.harmonic.free_energy import harmonic_free_energy
+from phasetune.model.harmonic import harmonic_free_energy
 from phasetune.scoring.score_matching import fit_phase_volume
 from phasetune.testsystems import gaussian_system, grouped_harmonic_system
 

@@ -8,11 +8,11 @@ import pickle
 import numpy as np
 import pytest
 
+from phasetune.archive.legacy import import_descriptordos, load_pickle, synthetic_spectrum
 from phasetune.constants import KB
 from phasetune.errors import ArchiveError
 from phasetune.estimator.ddos import DDOSEstimator
-from phasetune.harmonic.free_energy import shell_temperature
-from phasetune.legacy.descriptordos import import_descriptordos, load_pickle, synthetic_spectrum
+from phasetune.model.harmonic import shell_temperature
 from phasetune.testsystems import gaussian_system
 
 U0 = 1.5 * KB * 1000.0
@@ -69,7 +69,7 @@ def legacy_records(ts) -> list[dict]:
             D_var=cov, calls=d.shape[0], IsoSurface=np.float64(np.exp(s.alpha) * ref.omega_bar
                                                               / (2 * U0)),
             N=ref.n_atoms, mass=ref.mass, D_0=ref.D0, V_0=np.float64(ref.volume * ref.n_atoms),
-            C_0=ref.cell, x_0=ref.positions.ravel(), E_0=ref.E0_ref,
+            C_0=ref.cell, x_0=ref.positions.ravel(), E_0=ref.E0,
             log_det=np.float64(ref.mean_log_nu), U_0=U0, omega_mean=np.float64(ref.omega_bar),
             alpha_shift=np.float64(np.log(ref.omega_bar / (2 * U0))), flavor="Hessian",
             Strain=np.float64(0.0), E_mean=np.float64(np.nan)))
@@ -124,7 +124,7 @@ def test_fe_import_conventions(fe, fe_data):
     assert pv.reference.mean_log_nu == pytest.approx(float(raw[0]["log_det"]), rel=1e-10)
     assert pv.descriptors.labels[0].startswith("B") and len(pv.descriptors.labels) == 55
     # the lattice energy is β0 + θ·D0 (θ = X_Fe, the sampling reference of these data)
-    assert pot.beta0() + pot.theta @ pv.reference.D0 == pytest.approx(pv.reference.E0_ref,
+    assert pot.beta0() + pot.theta @ pv.reference.D0 == pytest.approx(pv.reference.E0,
                                                                      abs=1e-9)
     # the strain offset (kept as data): shell-mean energies and θ·δD agree
     for _, (p, _) in phases.items():

@@ -16,6 +16,9 @@ from .errors import PhasetuneError
 
 ModeCount = Literal["3N", "3N-3"]
 
+BULK_MODES_PER_ATOM = 3.0
+"""r of the ``"3N"`` convention, whatever N."""
+
 
 @dataclass(frozen=True)
 class Conventions:
@@ -41,7 +44,9 @@ class Conventions:
 
     def modes_per_atom(self, n_atoms: int) -> float:
         """r, the number of vibrational modes per atom for a cell of ``n_atoms`` atoms."""
-        return 3.0 if self.modes == "3N" else 3.0 - 3.0 / n_atoms
+        if self.modes == "3N":
+            return BULK_MODES_PER_ATOM
+        return BULK_MODES_PER_ATOM - 3.0 / n_atoms
 
     def as_dict(self) -> dict:
         return {**asdict(self), "per_atom": True, "com_translation": "excluded"}

@@ -41,5 +41,9 @@ class ArchiveError(PhasetuneError):
     """An archive is missing, corrupted, of an unknown version or incompatible."""
 
 
+class StorageError(PhasetuneError):
+    """A file cannot be written (read-only folder, disk full, quota); nothing was replaced."""
+
+
 class EstimatorError(PhasetuneError):
     """The estimator cannot produce the requested quantity."""

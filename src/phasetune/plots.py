@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,7 +27,7 @@ def plot_free_energies(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarra
         title: figure title.
         reference: label of a curve subtracted from all others (plots ΔF) if given.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     base = curves[reference] if reference else None
     for label, (t, f, err) in curves.items():
@@ -63,7 +63,7 @@ def plot_phase_stability(comparison, path: str | Path, title: str = "",
     """F(T) per phase and ΔF(T) bands through the solved points only; temperatures where a
     prediction is not solved are shaded grey (its value is not a result, so it is not drawn).
     With an ensemble, a histogram of T_c per phase pair."""
-    plt = _pyplot()
+    plt = pyplot()
     ncols = 3 if ensemble else 2
     fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.8), dpi=120)
     t = comparison.temperatures
@@ -105,3 +105,16 @@ def plot_phase_stability(comparison, path: str | Path, title: str = "",
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_transition_draws(t_c: np.ndarray, path: str | Path, label: str) -> Path:
+    """Histogram of the transition temperatures (K) of an ensemble of models to a PNG."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+    ax.hist(np.asarray(t_c, dtype=float), bins=40)
+    ax.set_xlabel(label)
+    ax.set_ylabel("posterior draws")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

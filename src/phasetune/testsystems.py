@@ -2,7 +2,7 @@
 
 Each factory samples descriptors on a grid of harmonic shells, compresses them with
 :class:`~phasetune.archive.stats.ShellAccumulator` exactly as a campaign would, and returns a
-:class:`TestSystem` holding the :class:`~phasetune.archive.model.PhaseVolume` and the exact answer.
+:class:`TestSystem` holding the :class:`~phasetune.model.PhaseVolume` and the exact answer.
 
 * :func:`gaussian_system` — D|α ~ N(μ(α), K(α)/N) with μ(α) − D0 = m₁e^α and K(α) = K₁e^{2α}; the
   exact D-DOS answer is the second-order cumulant saddle (§10.3), solved in closed form.
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .archive.model import DescriptorInfo, PhaseVolume, Reference
 from .archive.stats import ShellAccumulator
 from .constants import KB
 from .conventions import Conventions
-from .harmonic.free_energy import harmonic_alpha, harmonic_free_energy, shell_log_density
+from .model import DescriptorInfo, HarmonicReference, PhaseVolume
+from .model.harmonic import harmonic_alpha, harmonic_free_energy, shell_log_density
 
 
 @dataclass
@@ -47,13 +47,13 @@ class TestSystem:
 
 
 def synthetic_reference(n_atoms: int, omega: np.ndarray, mass: float, n_components: int,
-                        volume: float = 12.0) -> Reference:
-    """A Reference with a given stable spectrum and placeholder geometry (cubic box of volume
-    N·V, all atoms at the origin: the test systems never use positions)."""
+                        volume: float = 12.0) -> HarmonicReference:
+    """A HarmonicReference with a given stable spectrum and placeholder geometry (cubic box of
+    volume N·V, all atoms at the origin: the test systems never use positions)."""
     side = (n_atoms * volume) ** (1.0 / 3.0)
-    return Reference(phase="synthetic", n_atoms=n_atoms, mass=mass, volume=volume,
+    return HarmonicReference(phase="synthetic", n_atoms=n_atoms, mass=mass, volume=volume,
                      cell=np.eye(3) * side, positions=np.zeros((n_atoms, 3)), n_trans=n_atoms,
-                     D0=np.zeros(n_components), E0_ref=0.0, omega=np.asarray(omega, float),
+                     D0=np.zeros(n_components), E0=0.0, omega=np.asarray(omega, float),
                      n_zero=3 * n_atoms - len(omega))
 
 

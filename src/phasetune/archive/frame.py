@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import HIST_RANGE, N_BINS, N_POWERS, ShellStats
+from ..model import HIST_RANGE, N_BINS, N_POWERS, ShellStats
 
 ZERO_VARIANCE = 1e-12
 """Frame components with eigenvalue ≤ ZERO_VARIANCE × largest are deterministic: σ_f = 1."""
@@ -143,3 +143,12 @@ def residual_correlation(stats: ShellStats) -> float:
     corr = cov_u / np.outer(sd, sd)
     np.fill_diagonal(corr, 0.0)
     return float(np.max(np.abs(corr)))
+
+
+def occupied_range(counts: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N_D,) lower edge of the first and upper edge of the last non-empty bin per component."""
+    occupied = np.asarray(counts) > 0
+    first = np.argmax(occupied, axis=1)
+    last = occupied.shape[1] - 1 - np.argmax(occupied[:, ::-1], axis=1)
+    rows = np.arange(occupied.shape[0])
+    return edges[rows, first], edges[rows, last + 1]

@@ -20,11 +20,8 @@ of the sample count), so rewriting the whole file per commit is cheap.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -33,12 +30,12 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .. import __version__
-from ..constants import KB
+from .._version import __version__
+from ..atomic import write_bytes
 from ..conventions import Conventions
 from ..errors import ArchiveError, PhasetuneError
+from ..model import DescriptorInfo, HarmonicReference, PhaseVolume, ShellStats
 from .merging import merge_archives, summarize
-from .model import DescriptorInfo, PhaseVolume, Reference, ShellStats
 from .schema import (
     FORMAT,
     FORMAT_VERSION,
@@ -64,12 +61,14 @@ __all__ = [
 
 REFERENCE_PATHS = {
     **{k: f"lattice/{k}" for k in ("cell", "positions", "mass", "n_atoms", "n_trans", "volume")},
-    **{k: f"lattice/{k}" for k in ("D0", "E0_ref", "beta0")},
+    "D0": "lattice/D0",
+    "E0": "lattice/E0_ref",
+    "beta0": "lattice/beta0",
     **{k: f"hessian/{k}" for k in ("omega", "eigenvectors", "n_zero")},
     "hessian_step": "hessian/step",
     "hessian_residual": "hessian/residual",
 }
-"""Reference field → dataset path inside a volume group."""
+"""HarmonicReference field → dataset path inside a volume group."""
 
 CHECKSUM, ATTRS_CHECKSUM = "sha256", "attrs_sha256"
 
@@ -124,46 +123,38 @@ def _write_volume(group: h5py.Group, pv: PhaseVolume, conventions: dict) -> None
         phase=ref.phase, flavour=pv.flavour, provenance=canonical_json(pv.provenance)
     )
     _seal(group)
-    ref_types = {f.name: str(f.type) for f in fields(Reference)}
+    ref_types = {f.name: str(f.type) for f in fields(HarmonicReference)}
     for name, path in REFERENCE_PATHS.items():
         if getattr(ref, name) is not None:
             _put(group, path, getattr(ref, name), ref_types[name])
     _put(group, "hessian/omega_bar", ref.omega_bar, "float")
     _put(group, "hessian/mean_log_nu", ref.mean_log_nu, "float")
-    r = Conventions(modes=conventions.get("modes", "3N")).modes_per_atom(ref.n_atoms)
+    modes = Conventions(modes=conventions.get("modes", "3N"))
     shells = group.create_group("shells")
     for k, stats in enumerate(sorted(pv.shells, key=lambda s: s.alpha)):
         sg = shells.create_group(str(k))
-        sg.attrs["T_alpha"] = ref.omega_bar * np.exp(stats.alpha) / (r * KB)
+        sg.attrs["T_alpha"] = ref.shell_temperature(stats.alpha, modes)
         _seal(sg)
         for fld in fields(ShellStats):
             if getattr(stats, fld.name) is not None:
                 _put(sg, fld.name, getattr(stats, fld.name), str(fld.type))
 
 
+def hdf5_image(build: Callable[[h5py.File], None], **kwargs) -> bytes:
+    """The bytes of an HDF5 file built by ``build`` entirely in memory (core driver, no backing
+    store).  Writing those bytes is then one plain file write: a full disk or a file-size limit
+    is an ordinary OSError, never an HDF5 library failure half-way through a file (which can
+    crash the interpreter)."""
+    with h5py.File(f"phasetune-image-{id(build)}", "w", driver="core", backing_store=False,
+                   **kwargs) as f:
+        build(f)
+        f.flush()
+        return f.id.get_file_image()
+
+
 def _commit(path: Path, build: Callable[[h5py.File], None]) -> None:
-    """Write via ``build`` into a temporary sibling file, fsync, and atomically replace ``path``."""
-    mode = (path.stat().st_mode & 0o777) if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            build(f)
-            f.flush()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    """Build the file in memory via ``build`` and atomically replace ``path`` with it."""
+    write_bytes(path, hdf5_image(build, track_order=True))
 
 
 def write_archive(
@@ -260,11 +251,16 @@ def corrupted_objects(f: h5py.File) -> list[str]:
             if isinstance(obj, h5py.Dataset):
                 if obj.attrs.get(CHECKSUM) != checksum(np.asarray(obj[()])):
                     bad.append(obj.name)
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError):
             bad.append(f"{obj.name} (unreadable)")
 
     check("/", f)
-    f.visititems(check)
+    try:
+        f.visititems(check)
+    except RuntimeError as exc:  # damaged HDF5 metadata: the object tree cannot be walked
+        raise ArchiveError(f"{f.filename}: the HDF5 metadata is damaged ({exc})",
+                           "the file cannot be salvaged; restore it from a backup or re-run "
+                           "the campaign (finished chunks in the spool are kept)") from exc
     return bad
 
 
@@ -329,9 +325,9 @@ def read_archive(
             ]
     except (ArchiveError, PhasetuneError):
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
         raise ArchiveError(
-            f"cannot read archive {path}: {exc}",
+            f"cannot read archive {path}: {str(exc).splitlines()[0] if str(exc) else exc!r}",
             "the file is truncated, not HDF5 or damaged; restore it from a backup",
         ) from exc
     return Archive(meta, pvs, path)
@@ -341,7 +337,7 @@ def _read_volume(vg: h5py.Group, info: DescriptorInfo, bad: list[str]) -> PhaseV
     if any(_is_under(b, vg.name) and not _is_under(b, f"{vg.name}/shells") for b in bad):
         return None
     phase = str(vg.attrs.get("phase", vg.parent.name.rsplit("/", 1)[-1]))
-    ref = _load(Reference, vg, REFERENCE_PATHS, phase=phase)
+    ref = _load(HarmonicReference, vg, REFERENCE_PATHS, phase=phase)
     shells = [
         _load(ShellStats, sg, {})
         for k, sg in sorted(vg.get("shells", {}).items(), key=lambda kv: int(kv[0]))

@@ -10,15 +10,14 @@ frames, disjoint batch ids), new α are added.
 from __future__ import annotations
 
 import copy
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 
-from ..constants import KB
 from ..conventions import Conventions
 from ..errors import ArchiveError
+from ..model import HarmonicReference, PhaseVolume, ShellStats
 from .frame import residual_correlation
-from .model import PhaseVolume, Reference, ShellStats
 from .schema import (
     JSON_ATTRS,
     MANAGED_METADATA,
@@ -42,7 +41,7 @@ def _merge_volume(target: PhaseVolume, other: PhaseVolume) -> None:
     where = f"phase {ta.phase!r} V={ta.volume:g} Å³/atom"
     differ = [
         f.name
-        for f in fields(Reference)
+        for f in fields(HarmonicReference)
         if getattr(ta, f.name) is not None
         and getattr(tb, f.name) is not None
         and not np.array_equal(np.asarray(getattr(ta, f.name)), np.asarray(getattr(tb, f.name)))
@@ -54,8 +53,8 @@ def _merge_volume(target: PhaseVolume, other: PhaseVolume) -> None:
         )
     if target.flavour != other.flavour:
         raise ArchiveError(f"{where}: flavours {target.flavour!r} and {other.flavour!r} differ")
-    if ta.eigenvectors is None:
-        ta.eigenvectors = copy.deepcopy(tb.eigenvectors)
+    if ta.eigenvectors is None and tb.eigenvectors is not None:
+        target.reference = replace(ta, eigenvectors=np.array(tb.eigenvectors))
     for shell in other.shells:
         match = [i for i, s in enumerate(target.shells) if abs(s.alpha - shell.alpha) <= ALPHA_TOL]
         if match:
@@ -123,11 +122,12 @@ def _nbytes(pv: PhaseVolume) -> int:
     )
 
 
-def _shell_summary(s: ShellStats, omega_bar: float, r: float) -> dict:
+def _shell_summary(s: ShellStats, reference: HarmonicReference,
+                   conventions: Conventions) -> dict:
     return {
         "alpha": float(s.alpha),
         "e_alpha": float(np.exp(s.alpha)),
-        "T_alpha": float(omega_bar * np.exp(s.alpha) / (r * KB)),
+        "T_alpha": float(reference.shell_temperature(s.alpha, conventions)),
         "count": int(s.count),
         "n_batches": len(s.batch_ids),
         "underflow": int(np.sum(s.hist_under)),
@@ -143,7 +143,7 @@ def _shell_summary(s: ShellStats, omega_bar: float, r: float) -> dict:
 
 def _volume_summary(index: int, pv: PhaseVolume, modes: str) -> dict:
     ref = pv.reference
-    r = Conventions(modes=modes).modes_per_atom(ref.n_atoms)
+    conventions = Conventions(modes=modes)
     shells = sorted(pv.shells, key=lambda s: s.alpha)
     return {
         "index": index,
@@ -153,13 +153,13 @@ def _volume_summary(index: int, pv: PhaseVolume, modes: str) -> dict:
         "flavour": pv.flavour,
         "omega_bar": ref.omega_bar,
         "mean_log_nu": ref.mean_log_nu,
-        "n_modes": len(ref.omega),
-        "E0_ref": float(ref.E0_ref),
+        "n_modes": ref.n_modes,
+        "E0_ref": float(ref.E0),
         "n_shells": len(shells),
         "n_samples": int(sum(s.count for s in shells)),
         "size_bytes": _nbytes(pv),
         "provenance": pv.provenance,
-        "shells": [_shell_summary(s, ref.omega_bar, r) for s in shells],
+        "shells": [_shell_summary(s, ref, conventions) for s in shells],
     }
 
 

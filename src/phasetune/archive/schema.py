@@ -14,7 +14,8 @@ import numpy as np
 
 from ..conventions import Conventions
 from ..errors import ArchiveError
-from .model import DescriptorInfo, PhaseVolume
+from ..jsonutil import dumps_exact
+from ..model import DescriptorInfo, PhaseVolume
 
 FORMAT = "phasetune-ddos"
 FORMAT_VERSION = 1
@@ -66,19 +67,9 @@ class Archive:
         return pvs[volume_index]
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
 def canonical_json(obj: Any) -> str:
-    """Deterministic JSON (sorted keys; numpy values converted)."""
-    return json.dumps(obj, sort_keys=True, default=_json_default)
+    """Deterministic JSON (sorted keys; numpy values converted; NaN kept)."""
+    return dumps_exact(obj, sort_keys=True)
 
 
 def checksum(arr: np.ndarray) -> str:

@@ -1,7 +1,7 @@
 """Streaming compression of the descriptors sampled on one shell α (method.md §5).
 
 A :class:`ShellAccumulator` turns batches of raw descriptors D (n × N_D, per-atom averages) into a
-:class:`~phasetune.archive.model.ShellStats` whose size does not depend on the sample count:
+:class:`~phasetune.model.ShellStats` whose size does not depend on the sample count:
 
 * exact count, mean and covariance of D, merged pairwise (Chan et al.) in float64;
 * a frame (μ_f, R_f, eigenvalues, σ_f) fixed once from the first ``pilot_size`` samples;
@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ArchiveError
+from ..model import N_POWERS, ShellStats
 from .frame import (
     Frame,
     chan_merge,
@@ -40,7 +41,6 @@ from .frame import (
     power_sums,
     project,
 )
-from .model import N_POWERS, ShellStats
 
 ALPHA_TOL = 1e-9
 """Two shells are the same shell when their α differ by less than this."""

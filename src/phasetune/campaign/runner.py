@@ -27,17 +27,17 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..archive.hdf5 import read_archive, write_archive
 from ..archive.schema import Archive, compatibility_problems, descriptor_spec
 from ..archive.stats import ALPHA_TOL
+from ..conventions import BULK_MODES_PER_ATOM
 from ..engine.mpi import require_lammps
 from ..errors import ArchiveError, PhasetuneError
-from ..harmonic.free_energy import shell_temperature
 from . import spool
 from .executors import ExecutorFactory, worker_count
 from .progress import CampaignProgress, campaign_logger
-from .spec import GRID_R, CampaignSpec, reference_potential
+from .spec import GRID_CONVENTIONS, CampaignSpec, reference_potential
 from .spec import descriptor_spec as campaign_descriptors
 from .state import build_groups, pair_form
 from .tasks import ChunkResult, ChunkTask, run_chunk, volume_tag, warm_up
@@ -149,7 +149,7 @@ class _Run:
             sampler["requires"] = "a reference free-energy curve F_0(T) (method.md §4.5)"
         return {
             "conventions": {"modes": "3N", "statistics": "classical", "per_atom": True,
-                            "alpha_grid_r": GRID_R,
+                            "alpha_grid_r": BULK_MODES_PER_ATOM,
                             "alpha_grid": "alpha_H(T) = ln(r k_B T / omega_bar)"},
             "sampler": sampler,
             "reference_potential": ref_desc,
@@ -236,7 +236,7 @@ class _Run:
 
     def fail(self, task: ChunkTask, message: str) -> None:
         group = self.by_key[task.group]
-        t_alpha = float(shell_temperature(task.alpha, group.reference.omega_bar, GRID_R))
+        t_alpha = float(group.reference.shell_temperature(task.alpha, GRID_CONVENTIONS))
         failure = ChunkFailure(task.phase, task.volume, task.shell, task.alpha, t_alpha,
                                task.chunk, list(task.entropy), message)
         self.failures.append(failure)

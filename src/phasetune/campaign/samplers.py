@@ -13,15 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from ase.geometry import get_distances
 
 from ..constants import CU
 from ..engine.calculators import DescriptorEvaluator, ForceEvaluator
 from ..engine.session import Engine
 from ..errors import PhasetuneError
+from ..model import HarmonicReference
+from ..structures.crystals import nearest_neighbour_distance, pair_distances
 
 EnergyFn = Callable[[np.ndarray, np.ndarray], float]
-"""(positions (N, 3) Å, D (N_D,)) → reference energy per atom above E0_ref, eV/atom."""
+"""(positions (N, 3) Å, D (N_D,)) → reference energy per atom above E0, eV/atom."""
 
 
 @dataclass
@@ -30,7 +31,7 @@ class SampleBatch:
 
     Attributes:
         D: (n_ok, N_D) descriptors per atom of the physical samples, in sampling order.
-        energies: (n_ok,) reference potential energy per atom above E0_ref, eV/atom, or None.
+        energies: (n_ok,) reference potential energy per atom above E0, eV/atom, or None.
         measured_ealpha: (n_ok,) |y|²/N of each sample, Å² (Hessian flavour), or None.
         n_unphysical: samples rejected as unphysical (not in D).
         reasons: a description of the first few rejected samples.
@@ -69,7 +70,7 @@ class PhysicalCheck:
         self.x0 = np.asarray(positions, dtype=float)
         self.cell = np.asarray(cell, dtype=float)
         self._inverse = np.linalg.inv(self.cell)
-        dist = _distances(self.x0, self.cell)
+        dist = pair_distances(self.x0, self.cell)
         self.d_nn = float(dist.min())
         self.d_min = fraction * self.d_nn
         self._safe = 0.5 * (self.d_nn - self.d_min)
@@ -115,7 +116,7 @@ class PhysicalCheck:
         """Verdict of finite positions (N, 3) Å whose atoms moved by r2 (N,) Å² from X0."""
         if self._bounded(np.sqrt(r2)):
             return None
-        d = _min_distance(positions, self.cell)
+        d = nearest_neighbour_distance(positions, self.cell)
         if d < self.d_min:
             return f"atoms {d:.3f} Å apart (< {self.d_min:.3f} Å)"
         return None
@@ -130,69 +131,28 @@ class PhysicalCheck:
         return bool(m == 0 or bound.min() > self.d_min + self._tol)
 
 
-def _distances(positions: np.ndarray, cell: np.ndarray) -> np.ndarray:
-    """(N, N) minimum-image distances, Å, with ∞ on the diagonal."""
-    _, dist = get_distances(positions, cell=cell, pbc=True)
-    np.fill_diagonal(dist, np.inf)
-    return dist
-
-
-def _min_distance(positions: np.ndarray, cell: np.ndarray) -> float:
-    return float(_distances(positions, cell).min())
-
-
 class HessianSampler:
     """Uniform samples on the harmonic-reference shells of one (phase, volume) (method.md §4.2).
 
-    With ν_l = ω_l/ω̄, a sample on shell α is ŷ uniform on the unit sphere of the n stable modes,
-    a_l = (N e^α)^{1/2} ŷ_l / ν_l^{1/2} and X = X0 + Σ_l a_l v_l: exactly |y|²/N = e^α, with no
-    centre-of-mass displacement (the stable modes are orthogonal to translations).  Only D(X) is
-    evaluated; LAMMPS wraps X into the cell.
+    The shells are those of the :class:`~phasetune.model.HarmonicReference`
+    (:meth:`~phasetune.model.HarmonicReference.shell_displacements`): exactly |y|²/N = e^α, with no
+    centre-of-mass displacement.  Only D(X) is evaluated; LAMMPS wraps X into the cell.
 
     Args:
-        positions: X0 (N, 3) Å, the relaxed lattice of this volume.
-        omega: (n,) stable eigenvalues ω_l, eV/Å².
-        vectors: (3N, n) orthonormal stable eigenvectors.
+        reference: the harmonic reference of this volume (X0 and stable modes, with eigenvectors).
         check: the unphysical-sample test.
         evaluator: descriptor evaluator for this structure (None: displacements only).
         energy: optional diagnostic reference energy (see :data:`EnergyFn`).
     """
 
-    def __init__(self, positions: np.ndarray, omega: np.ndarray, vectors: np.ndarray,
-                 check: PhysicalCheck, evaluator: DescriptorEvaluator | None = None,
-                 energy: EnergyFn | None = None):
-        self.x0 = np.asarray(positions, dtype=float)
-        self.n_atoms = len(self.x0)
-        self.omega = np.asarray(omega, dtype=float)
-        self.nu = self.omega / self.omega.mean()
-        self.vectors = np.ascontiguousarray(vectors, dtype=float)
-        if self.vectors.shape != (self.x0.size, len(self.omega)):
-            raise PhasetuneError(f"mode vectors have shape {self.vectors.shape}, expected "
-                                 f"({self.x0.size}, {len(self.omega)})")
+    def __init__(self, reference: HarmonicReference, check: PhysicalCheck,
+                 evaluator: DescriptorEvaluator | None = None, energy: EnergyFn | None = None):
+        reference.check_modes()
+        self.reference = reference
+        self.x0 = np.asarray(reference.positions, dtype=float)
         self.check = check
         self.evaluator = evaluator
         self.energy = energy
-
-    def mode_amplitudes(self, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
-        """(n, n_modes) amplitudes a_l (Å) of n samples on shell α."""
-        u = rng.standard_normal((n, len(self.omega)))
-        y_hat = u / np.sqrt(np.einsum("ij,ij->i", u, u))[:, None]
-        return np.sqrt(self.n_atoms * np.exp(alpha)) * y_hat / np.sqrt(self.nu)
-
-    def displacements(self, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
-        """(n, N, 3) displacements δX = Σ a_l v_l (Å).
-
-        Computed with ``einsum`` (no BLAS), so a chunk gives bit-identical results in any process
-        whatever its thread settings."""
-        a = self.mode_amplitudes(alpha, n, rng)
-        return np.einsum("kl,il->ki", a, self.vectors).reshape(n, self.n_atoms, 3)
-
-    def shell_label(self, displacements: np.ndarray) -> np.ndarray:
-        """Measured e^α = (1/N) Σ ν_l a_l², Å², of displacements (n, N, 3) → (n,), with
-        a = Vᵀ δX projected back from the positions."""
-        dx = displacements.reshape(len(displacements), -1)
-        a = np.einsum("ki,il->kl", dx, self.vectors)
-        return np.einsum("kl,l->k", a * a, self.nu) / self.n_atoms
 
     def sample(self, alpha: float, n: int, rng: np.random.Generator,
                with_energy: bool = False) -> SampleBatch:
@@ -202,8 +162,8 @@ class HessianSampler:
         the whole chunk at once; only the physical samples are evaluated, one by one."""
         if self.evaluator is None:
             raise PhasetuneError("this sampler has no descriptor evaluator")
-        displacements = self.displacements(alpha, n, rng)
-        measured = self.shell_label(displacements)
+        displacements = self.reference.shell_displacements(alpha, n, rng)
+        measured = self.reference.shell_label(displacements)
         positions = self.x0 + displacements
         reasons = self.check.screen(positions, displacements)
         physical = np.array([r is None for r in reasons], dtype=bool)
@@ -247,7 +207,7 @@ def _batch(rows, energies, labels, reasons, n_components, diagnostics=None) -> S
 
 def linear_energy(theta: np.ndarray, d0: np.ndarray) -> EnergyFn:
     """Reference energy from D when the reference is the linear potential itself:
-    E/N − E0_ref = θ·(D − D0), free of any extra evaluation."""
+    E/N − E0 = θ·(D − D0), free of any extra evaluation."""
     theta, d0 = np.asarray(theta, dtype=float), np.asarray(d0, dtype=float)
     return lambda _x, d: float(theta @ (d - d0))
 
@@ -264,39 +224,39 @@ KINETIC_LABEL = "K/N"
 
 
 class KineticSampler:
-    """Constant-energy shells of the reference, K + E_ref − N·E0_ref = Nε (method.md §4.5).
+    """Constant-energy shells of the reference, K + E_ref − N·E0 = Nε (method.md §4.5).
 
     Shell α means ε = ω̄ e^α (eV/atom): the total energy of the harmonic crystal whose potential
     shell is α.  Each chunk starts on the harmonic shell α with velocities that make the total
     energy exactly Nε, equilibrates by NVE, then records ``n`` samples, each after a burst of
     ``stride`` NVE steps that starts from a fresh momentum direction at the current kinetic
     energy (an exact microcanonical Gibbs step; zero total momentum).  Each sample is D with the
-    kinetic energy per atom k appended, and its potential energy per atom above E0_ref.
+    kinetic energy per atom k appended, and its potential energy per atom above E0.
 
     Args:
         md: force evaluator of the reference potential (its engine runs the MD).
         evaluator: descriptor evaluator of the same structure (another engine).
-        harmonic: Hessian sampler of this volume (for starting configurations).
-        e0_ref: E0_ref, eV/atom.
+        harmonic: Hessian sampler of this volume (its reference gives the starting configurations
+            and E0).
         timestep: ps.  stride, equilibration: NVE steps.
     """
 
     def __init__(self, md: ForceEvaluator, evaluator: DescriptorEvaluator,
-                 harmonic: HessianSampler, e0_ref: float, *, timestep: float = 0.001,
+                 harmonic: HessianSampler, *, timestep: float = 0.001,
                  stride: int = 20, equilibration: int = 200):
         self.md, self.evaluator, self.harmonic = md, evaluator, harmonic
         self.engine: Engine = md.engine
-        self.e0 = float(e0_ref)
+        self.e0 = float(harmonic.reference.E0)
         self.stride, self.equilibration = int(stride), int(equilibration)
         self.masses = md.atoms.get_masses()
         self.n_atoms = len(self.masses)
-        self.omega_bar = float(harmonic.omega.mean())
+        self.omega_bar = harmonic.reference.omega_bar
         self.engine.commands([f"timestep {timestep!r}", "fix pt_nve all nve",
                               "thermo_style custom step pe", "thermo_modify norm no"])
         self._setup_done = False
 
     def potential(self) -> float:
-        """Reference potential energy per atom above E0_ref at the current state, eV/atom."""
+        """Reference potential energy per atom above E0 at the current state, eV/atom."""
         return self.engine.energy() / self.n_atoms - self.e0
 
     def kinetic(self) -> float:
@@ -317,7 +277,8 @@ class KineticSampler:
 
     def start(self, epsilon: float, rng: np.random.Generator) -> None:
         """Place the system on the energy shell ε (eV/atom) and equilibrate."""
-        dx = self.harmonic.displacements(np.log(epsilon / self.omega_bar), 1, rng)[0]
+        reference = self.harmonic.reference
+        dx = reference.shell_displacements(np.log(epsilon / self.omega_bar), 1, rng)[0]
         for _ in range(30):
             self.engine.evaluate(self.harmonic.x0 + dx)
             if self.potential() < epsilon:

@@ -25,12 +25,13 @@ from pydantic import (
     model_validator,
 )
 
+from ..conventions import Conventions
 from ..errors import ConfigError, PhasetuneError
-from ..harmonic.free_energy import harmonic_alpha
+from ..model import HarmonicReference
 from ..potentials.linear import DescriptorSpec, LinearPotential, PairPotential
 from ..structures.crystals import STRUCTURES, element_mass
 
-GRID_R = 3.0
+GRID_CONVENTIONS = Conventions(modes="3N")
 """Modes per atom r used to convert temperatures to shell labels, α_H(T) = ln(r k_B T / ω̄)."""
 MAX_SPACING = 0.15
 """Largest advisable grid spacing Δα (method.md §4.3)."""
@@ -378,14 +379,15 @@ def check_potentials(spec: CampaignSpec, source: str = "campaign") -> None:
 
 
 # -- isosurface grid ------------------------------------------------------------------------------
-def isosurface_grid(iso: IsosurfaceSpec, omega_bar: float, r: float = GRID_R) \
+def isosurface_grid(iso: IsosurfaceSpec, reference: HarmonicReference,
+                     conventions: Conventions = GRID_CONVENTIONS) \
         -> tuple[np.ndarray, list[str], list[str]]:
-    """Shell labels α (ascending; e^α in Å², per atom) for a reference with mean curvature ω̄.
+    """Shell labels α (ascending; e^α in Å², per atom) for a harmonic reference.
 
     Args:
         iso: the ``isosurfaces`` block.
-        omega_bar: ω̄ of the reference at this (phase, volume), eV/Å².
-        r: modes per atom used in α_H(T) = ln(r k_B T / ω̄).
+        reference: the harmonic reference of this (phase, volume) (its ω̄).
+        conventions: the mode count r of α_H(T) = ln(r k_B T / ω̄) (r = 3 for every campaign).
 
     Returns:
         (alphas, warnings, notes): warnings say when the requested temperatures sit too close to
@@ -393,8 +395,10 @@ def isosurface_grid(iso: IsosurfaceSpec, omega_bar: float, r: float = GRID_R) \
         MAX_SPACING (fine for a demonstration, not for meV/atom accuracy).
     """
     t_lo, t_hi = iso.temperatures
-    a_lo = float(harmonic_alpha(t_lo / iso.cover, omega_bar, r))
-    a_hi = float(harmonic_alpha(t_hi * iso.cover, omega_bar, r))
+    def alpha_h(t: float) -> float:
+        return float(reference.harmonic_alpha(t, conventions))
+
+    a_lo, a_hi = alpha_h(t_lo / iso.cover), alpha_h(t_hi * iso.cover)
     if iso.count is not None:
         alphas = np.linspace(a_lo, a_hi, iso.count)
         spacing = (a_hi - a_lo) / (iso.count - 1)
@@ -403,8 +407,7 @@ def isosurface_grid(iso: IsosurfaceSpec, omega_bar: float, r: float = GRID_R) \
         k = np.arange(np.floor(a_lo / spacing), np.ceil(a_hi / spacing) + 1)
         alphas = k * spacing
     warnings, notes = [], []
-    margin = min(float(harmonic_alpha(t_lo, omega_bar, r)) - alphas[0],
-                 alphas[-1] - float(harmonic_alpha(t_hi, omega_bar, r)))
+    margin = min(alpha_h(t_lo) - alphas[0], alphas[-1] - alpha_h(t_hi))
     if margin < spacing:
         warnings.append(
             f"isosurfaces: the grid reaches only {margin:.3f} beyond the requested temperatures "

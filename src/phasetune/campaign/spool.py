@@ -13,13 +13,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import remove_stale, write_bytes
 from .samplers import SampleBatch
 from .tasks import alpha_tag, volume_tag
 
@@ -47,7 +46,7 @@ def chunk_path(directory: Path, phase: str, volume: float, alpha: float, chunk: 
 
 def write_chunk(directory: Path, phase: str, volume: float, alpha: float, chunk: int,
                 batch: SampleBatch) -> Path:
-    """Atomically write one finished chunk (temporary file + ``os.replace``)."""
+    """Atomically write one finished chunk (:func:`~phasetune.atomic.write_bytes`)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = chunk_path(directory, phase, volume, alpha, chunk)
     meta = {"phase": phase, "volume": volume, "alpha": alpha, "chunk": chunk,
@@ -60,16 +59,7 @@ def write_chunk(directory: Path, phase: str, volume: float, alpha: float, chunk:
         arrays["measured_ealpha"] = batch.measured_ealpha
     buffer = io.BytesIO()  # built in memory, written with one call (zip seeks cost syscalls)
     np.savez(buffer, **arrays)
-    fd, tmp = tempfile.mkstemp(prefix=".chunk.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buffer.getbuffer())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_bytes(path, buffer.getvalue())
 
 
 def read_spool(directory: Path) -> tuple[list[SpooledChunk], list[str]]:
@@ -97,9 +87,7 @@ def read_spool(directory: Path) -> tuple[list[SpooledChunk], list[str]]:
             notes.append(f"spooled chunk {path.name} is unreadable ({exc}); it will be re-run")
             with contextlib.suppress(OSError):
                 path.unlink()
-    for tmp in directory.glob(".chunk.*.tmp"):  # left by a kill during a write
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    remove_stale(directory)  # left by a kill during a write
     return chunks, notes
 
 

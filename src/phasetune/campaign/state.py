@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..archive.model import DescriptorInfo, PhaseVolume, Reference, ShellStats
 from ..archive.schema import VOLUME_RTOL, Archive
 from ..archive.stats import ALPHA_TOL, ShellAccumulator, default_pilot_size
 from ..errors import ConfigError, PhasetuneError
 from ..harmonic.reference import build_reference
+from ..model import DescriptorInfo, HarmonicReference, PhaseVolume, ShellStats
 from ..potentials.linear import LinearPotential, PairPotential
 from ..structures.crystals import crystal
 from .samplers import KINETIC_LABEL, SampleBatch
@@ -122,7 +122,7 @@ class Group:
 
     phase: PhaseSpec
     volume_index: int
-    reference: Reference
+    reference: HarmonicReference
     payload: GroupPayload
     descriptors: DescriptorInfo
     shells: list[ShellState]
@@ -190,7 +190,7 @@ def build_groups(spec: CampaignSpec, archive: Archive | None,
     pilot = spec.samples.pilot or min(default_pilot_size(len(labels)),
                                       spec.samples.n_chunks * spec.samples.chunk)
     with tempfile.TemporaryDirectory() as workdir:
-        reference = pair_form(ref_pot, workdir)
+        pair = pair_form(ref_pot, workdir)
     groups = []
     for phase in spec.phases:
         for j, kwargs in enumerate(phase.crystal_kwargs()):
@@ -203,16 +203,15 @@ def build_groups(spec: CampaignSpec, archive: Archive | None,
             if old is not None:
                 ref = _check_archived(old, atoms, spec, where)
             else:
-                ref, _ = build_reference(atoms, ref_pot, spec=dspec, beta0=beta0,
-                                         step=spec.hessian_step)
-                ref.phase = phase.name
+                ref = build_reference(atoms, ref_pot, spec=dspec, beta0=beta0,
+                                      step=spec.hessian_step, phase=phase.name)
                 if kinetic:
-                    ref.D0 = np.append(ref.D0, 0.0)
+                    ref = replace(ref, D0=np.append(ref.D0, 0.0))
             if energy_mode == "linear":
-                gap = abs(ref.E0_ref - (beta0 + ref_pot.theta @ ref.D0))
+                gap = abs(ref.E0 - (beta0 + ref_pot.theta @ ref.D0))
                 if gap > IDENTITY_TOL:
                     raise PhasetuneError(
-                        f"{where}: E0_ref differs from β0 + θ·D0 by {gap:.3g} eV/atom",
+                        f"{where}: E0 differs from β0 + θ·D0 by {gap:.3g} eV/atom",
                         "the descriptor compute does not reproduce the reference potential")
             relaxed = atoms.copy()
             relaxed.positions = ref.positions
@@ -221,12 +220,13 @@ def build_groups(spec: CampaignSpec, archive: Archive | None,
                                where)
             payload = GroupPayload(
                 key=f"{phase.name}/V{volume_tag(volume)}", atoms=relaxed, spec=dspec,
-                omega=ref.omega, vectors=ref.eigenvectors, e0_ref=ref.E0_ref,
-                d0=ref.D0[:dspec.n_components], flavour=spec.flavour, energy_mode=energy_mode,
-                theta=ref_pot.theta if energy_mode == "linear" else None, reference=reference,
+                harmonic=ref, d0=ref.D0[:dspec.n_components], flavour=spec.flavour,
+                energy_mode=energy_mode,
+                theta=ref_pot.theta if energy_mode == "linear" else None,
+                reference_potential=pair,
                 min_distance=spec.min_distance,
                 kinetic=spec.kinetic.model_dump()).with_fingerprint()
-            alphas, warnings, notes = isosurface_grid(spec.isosurfaces, ref.omega_bar)
+            alphas, warnings, notes = isosurface_grid(spec.isosurfaces, ref)
             shells = _shells(spec, old, alphas, len(labels), pilot, energy_mode != "none")
             provenance = {"phase": phase.model_dump(mode="json"), "volume_index": j,
                           "volume_input": kwargs, "chunk": spec.samples.chunk, "pilot": pilot,
@@ -255,7 +255,8 @@ def check_identity(relaxed, name: str, d0: np.ndarray, where: str) -> None:
                           "the descriptor compute does not reproduce this potential")
 
 
-def _check_archived(old: PhaseVolume, atoms, spec: CampaignSpec, where: str) -> Reference:
+def _check_archived(old: PhaseVolume, atoms, spec: CampaignSpec,
+                    where: str) -> HarmonicReference:
     ref = old.reference
     if ref.n_atoms != len(atoms) or not np.allclose(ref.cell, np.array(atoms.cell), atol=1e-9):
         raise ConfigError(f"{where}: the archive holds this phase and volume with another cell "

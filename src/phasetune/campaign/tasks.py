@@ -1,8 +1,9 @@
 """Units of parallel work: one chunk of samples of one (phase, volume, shell).
 
-* :class:`GroupPayload` — everything a worker needs for one (phase, volume): the relaxed lattice,
-  the stable modes (computed once in the parent, never per worker), the descriptor spec and the
-  sampler settings.  It travels with each task; workers cache their samplers by ``key``.
+* :class:`GroupPayload` — everything a worker needs for one (phase, volume): the harmonic
+  reference (relaxed lattice and stable modes, computed once in the parent, never per worker), the
+  descriptor spec and the sampler settings.  It travels with each task; workers cache their
+  samplers by ``key``.
 * :class:`ChunkTask` — (phase, volume, shell, chunk) with the seed entropy of the chunk:
   ``SeedSequence([campaign seed, id(phase), id(volume), id(α), chunk])`` where the ids are stable
   hashes of the phase name, the volume and α, so a chunk draws the same samples in any process,
@@ -26,6 +27,7 @@ from ase import Atoms
 
 from ..engine.calculators import DescriptorEvaluator, ForceEvaluator
 from ..engine.session import Engine
+from ..model import HarmonicReference
 from ..potentials.linear import DescriptorSpec, PairPotential
 from .samplers import (
     HessianSampler,
@@ -60,15 +62,13 @@ class GroupPayload:
         key: ``"<phase>/V<volume>"``.
         atoms: the relaxed structure (positions X0, Å).
         spec: descriptor spec (N_D components; the kinetic flavour appends K/N).
-        omega: (n,) stable eigenvalues, eV/Å².
-        vectors: (3N, n) stable eigenvectors.
-        e0_ref: E0_ref, eV/atom.
+        harmonic: the harmonic reference of this (phase, volume) (X0, stable modes, E0).
         d0: (N_D,) D(X0) of the spec.
         flavour: ``"hessian"`` or ``"kinetic"``.
         energy_mode: ``"none"``, ``"linear"`` (θ·(D − D0), free) or ``"engine"`` (a reference
             evaluation per sample).
         theta: (N_D,) θ of the reference when energy_mode is ``"linear"``.
-        reference: the reference potential (engine energies, kinetic MD).
+        reference_potential: the reference potential (engine energies, kinetic MD).
         min_distance: unphysical threshold as a fraction of the nearest-neighbour distance.
         kinetic: NVE settings (timestep ps, stride and equilibration steps).
     """
@@ -76,14 +76,12 @@ class GroupPayload:
     key: str
     atoms: Atoms
     spec: DescriptorSpec
-    omega: np.ndarray
-    vectors: np.ndarray
-    e0_ref: float
+    harmonic: HarmonicReference
     d0: np.ndarray
     flavour: str = "hessian"
     energy_mode: str = "none"
     theta: np.ndarray | None = None
-    reference: PairPotential | None = None
+    reference_potential: PairPotential | None = None
     min_distance: float = 0.5
     kinetic: dict = field(default_factory=dict)
     fingerprint: str = ""
@@ -91,14 +89,16 @@ class GroupPayload:
     def with_fingerprint(self) -> GroupPayload:
         """A copy whose ``fingerprint`` hashes everything the worker's sampler depends on (the
         worker cache key: two campaigns in one process never share a stale sampler)."""
-        digest = hashlib.sha256(repr((self.key, self.flavour, self.spec.sha256, self.e0_ref,
+        harmonic = self.harmonic
+        digest = hashlib.sha256(repr((self.key, self.flavour, self.spec.sha256, harmonic.E0,
                                       self.energy_mode, self.min_distance,
                                       sorted(self.kinetic.items()))).encode())
-        for arr in (self.atoms.positions, np.array(self.atoms.cell), self.omega, self.vectors,
-                    self.d0, self.theta if self.theta is not None else np.zeros(0)):
+        for arr in (self.atoms.positions, np.array(self.atoms.cell), harmonic.omega,
+                    harmonic.vectors, self.d0,
+                    self.theta if self.theta is not None else np.zeros(0)):
             digest.update(np.ascontiguousarray(arr, dtype=float).tobytes())
-        if self.reference is not None:
-            digest.update(self.reference.sha256.encode())
+        if self.reference_potential is not None:
+            digest.update(self.reference_potential.sha256.encode())
         return replace(self, fingerprint=digest.hexdigest())
 
 
@@ -173,14 +173,14 @@ def build_sampler(payload: GroupPayload) -> HessianSampler | KineticSampler:
     if payload.energy_mode == "linear":
         energy = linear_energy(payload.theta, payload.d0)
     elif payload.energy_mode == "engine" and payload.flavour == "hessian":
-        forces = ForceEvaluator(payload.atoms, payload.reference, engine=_engine("reference"))
-        energy = engine_energy(forces, payload.e0_ref)
-    harmonic = HessianSampler(payload.atoms.positions, payload.omega, payload.vectors, check,
-                              evaluator, energy)
+        forces = ForceEvaluator(payload.atoms, payload.reference_potential,
+                                engine=_engine("reference"))
+        energy = engine_energy(forces, payload.harmonic.E0)
+    harmonic = HessianSampler(payload.harmonic, check, evaluator, energy)
     if payload.flavour == "hessian":
         return harmonic
-    md = ForceEvaluator(payload.atoms, payload.reference, engine=_engine("reference"))
-    return KineticSampler(md, evaluator, harmonic, payload.e0_ref, **payload.kinetic)
+    md = ForceEvaluator(payload.atoms, payload.reference_potential, engine=_engine("reference"))
+    return KineticSampler(md, evaluator, harmonic, **payload.kinetic)
 
 
 def run_chunk(task: ChunkTask, payload: GroupPayload) -> ChunkResult:

@@ -8,11 +8,17 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..conventions import Conventions
 from ..errors import PhasetuneError
 from .common import emit_json, handle_errors
-from .options import resolve_potential, temperature_option
+from .options import (
+    degree_option,
+    modes_option,
+    resolve_potential,
+    route_option,
+    temperature_option,
+)
 
 
 def read_thetas(path: str, n_components: int) -> np.ndarray:
@@ -44,7 +50,7 @@ def import_command(pickles, output, snapparam) -> None:
     Pickles are read through a restricted unpickler (arrays, numbers, strings, lists, dicts).
     """
     from ..archive.hdf5 import write_archive
-    from ..legacy.descriptordos import import_descriptordos
+    from ..archive.legacy import import_descriptordos
 
     volumes = [import_descriptordos(p, snapparam=snapparam) for p in pickles]
     metadata = {
@@ -60,29 +66,36 @@ def import_command(pickles, output, snapparam) -> None:
 
 @click.command("fit")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False))
-@click.option("--degree", default="4", show_default=True, help="Score degree 2–8, or auto.")
+@degree_option
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def fit_command(archive, degree, as_json) -> None:
     """Fit the shell entropies of every phase and store them beside the archive."""
+    from ..archive.fits import fit_path
     from ..archive.hdf5 import read_archive
-    from ..estimator.store import fit_path, fitted
+    from ..estimator.store import fitted
 
-    deg = degree if degree == "auto" else int(degree)
     data = read_archive(archive)
     report = []
     for phase in data.phases:
         for k, pv in enumerate(data.volumes(phase)):
-            fit, refitted = fitted(archive, phase, k, pv, deg)
-            report.append({"phase": phase, "volume_index": k, "shells": len(fit.shells),
-                           "refitted": refitted, "version": fit.version, "notes": fit.notes})
+            got = fitted(archive, phase, k, pv, degree)
+            report.append({"phase": phase, "volume_index": k, "shells": len(got.fit.shells),
+                           "refitted": got.refitted, "stored": got.stored, "note": got.note,
+                           "version": got.fit.version, "notes": got.fit.notes})
+    stored = all(r["stored"] for r in report)
     if as_json:
-        emit_json({"fit_file": str(fit_path(archive)), "fits": report})
+        emit_json({"fit_file": str(fit_path(archive)), "stored": stored, "fits": report})
         return
     for r in report:
         state = "fitted" if r["refitted"] else "up to date"
-        click.echo(f"{r['phase']} v{r['volume_index']}: {r['shells']} shells, {state}")
-    click.echo(f"fits stored in {fit_path(archive)}")
+        click.echo(f"{r['phase']} v{r['volume_index']}: {r['shells']} shells, {state}"
+                   + (f" ({r['note']})" if r["note"] else ""))
+    if stored:
+        click.echo(f"fits stored in {fit_path(archive)}")
+    else:
+        click.echo(f"fits NOT stored in {fit_path(archive)}: they are recomputed by each "
+                   "predict; make the archive's folder writable to keep them", err=True)
 
 
 @click.command("predict")
@@ -92,10 +105,9 @@ def fit_command(archive, degree, as_json) -> None:
               help="θ per row (.npy or text) instead of the potential's θ.")
 @temperature_option
 @click.option("--phase", "phases", multiple=True, help="Only these phases (repeatable).")
-@click.option("--modes", type=click.Choice(["3N", "3N-3"]), default="3N", show_default=True)
-@click.option("--degree", default="4", show_default=True)
-@click.option("--route", type=click.Choice(["score", "cumulant"]), default="score",
-              show_default=True, help="Score matching, or the second-order cumulant route.")
+@modes_option
+@degree_option
+@route_option
 @click.option("--gradient", is_flag=True, help="Include D* = ∂F/∂θ.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
@@ -107,9 +119,8 @@ def predict_command(archive, potential, theta_file, temperatures, phases, modes,
     from ..estimator.store import check_potential, load_estimators
 
     pot = resolve_potential(potential)
-    deg = degree if degree == "auto" else int(degree)
     estimators = load_estimators(archive, phases=list(phases) or None,
-                                 conventions=Conventions(modes=modes), degree=deg,
+                                 conventions=Conventions(modes=modes), degree=degree,
                                  route=route)
     first = next(iter(estimators.values()))
     for est in estimators.values():

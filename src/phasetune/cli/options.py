@@ -1,4 +1,5 @@
-"""Reusable click options shared by several verbs (structure, potential, temperatures)."""
+"""Reusable click options shared by several verbs (structure, potential, temperatures,
+conventions, score degree and route): each defined once, here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ase import Atoms
 from ..errors import StructureError
 from ..potentials.linear import LinearPotential, PairPotential
 from ..potentials.registry import load_potential
+from ..scoring.score_matching import DEFAULT_DEGREE
 from ..structures.crystals import STRUCTURES, crystal, read_structure
 
 
@@ -92,3 +94,34 @@ def build_structure(potential: PairPotential | LinearPotential, structure: str |
 
 def resolve_potential(name: str, element: str | None = None) -> PairPotential | LinearPotential:
     return load_potential(name, element=element)
+
+
+def modes_option(func: Callable) -> Callable:
+    """--modes 3N|3N-3: the mode-count convention (method.md §3)."""
+    return click.option("--modes", type=click.Choice(["3N", "3N-3"]), default="3N",
+                        show_default=True,
+                        help="Modes per atom: 3 (3N) or 3 − 3/N (3N-3, COM fixed).")(func)
+
+
+def degree_option(func: Callable) -> Callable:
+    """--degree K|auto: the score degree (2–8), parsed to an int or ``"auto"``."""
+    def parse(ctx, param, value):  # noqa: ANN001, ARG001 - click callback
+        if value == "auto":
+            return value
+        try:
+            degree = int(value)
+        except ValueError:
+            degree = 0
+        if not 2 <= degree <= 8:
+            raise click.BadParameter(f"{value!r}: give an integer from 2 to 8, or auto")
+        return degree
+
+    return click.option("--degree", default=str(DEFAULT_DEGREE), show_default=True,
+                        callback=parse, help="Score degree 2–8, or auto.")(func)
+
+
+def route_option(func: Callable) -> Callable:
+    """--route score|cumulant: the prediction route."""
+    return click.option("--route", type=click.Choice(["score", "cumulant"]), default="score",
+                        show_default=True,
+                        help="Score matching, or the second-order cumulant route.")(func)

@@ -11,7 +11,13 @@ from ..conventions import Conventions
 from ..errors import PhasetuneError
 from .common import emit_json, handle_errors
 from .estimate import read_thetas
-from .options import resolve_potential, temperature_option
+from .options import (
+    degree_option,
+    modes_option,
+    resolve_potential,
+    route_option,
+    temperature_option,
+)
 
 
 def temperature_grid(values: tuple[float, ...], points: int) -> np.ndarray:
@@ -30,15 +36,15 @@ def temperature_grid(values: tuple[float, ...], points: int) -> np.ndarray:
               help="Grid points when -T gives a range (two values).")
 @click.option("--theta-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A θ ensemble (one per row): distributions of T_c.")
-@click.option("--modes", type=click.Choice(["3N", "3N-3"]), default="3N", show_default=True)
-@click.option("--route", type=click.Choice(["score", "cumulant"]), default="score",
-              show_default=True, help="Score matching, or the second-order cumulant route.")
+@modes_option
+@degree_option
+@route_option
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="F(T) per phase and ΔF(T) with bands (and the T_c histogram) to this PNG.")
 @handle_errors
-def command(archives, potential, temperatures, points, theta_file, modes, route, as_json,
-            plot) -> None:
+def command(archives, potential, temperatures, points, theta_file, modes, degree, route,
+            as_json, plot) -> None:
     """Which phase is stable, the transition temperatures and how sure we are."""
     from ..estimator.store import check_potential, load_phase_estimators
     from ..phases.ensembles import ensemble_transition
@@ -46,8 +52,8 @@ def command(archives, potential, temperatures, points, theta_file, modes, route,
     from ..plots import plot_phase_stability
 
     pot = resolve_potential(potential)
-    estimators = load_phase_estimators([Path(a) for a in archives], Conventions(modes=modes), 4,
-                                       route)
+    estimators = load_phase_estimators([Path(a) for a in archives], Conventions(modes=modes),
+                                       degree, route)
     for est in estimators.values():
         check_potential(pot, est.phase_volume)
     grid = temperature_grid(temperatures or (100.0, 3000.0), points)

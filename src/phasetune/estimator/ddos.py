@@ -12,12 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..archive.model import PhaseVolume
 from ..constants import KB
 from ..conventions import Conventions
 from ..cores import available_cores
 from ..errors import EstimatorError
-from ..harmonic.free_energy import shell_temperature
+from ..model import PhaseVolume
 from ..scoring.score_matching import (
     DEFAULT_DEGREE,
     DEFAULT_RIDGE,
@@ -65,7 +64,7 @@ class DDOSEstimator:
                                         phase_volume.flavour, phase_volume.provenance)
         ref = self.reference = phase_volume.reference
         self.conventions = conventions
-        self.r = conventions.modes_per_atom(ref.n_atoms)
+        self.r = ref.modes_per_atom(conventions)
         self.n_components = len(ref.D0)
         self.fixed = np.asarray(phase_volume.descriptors.fixed, dtype=bool)
         if self.fixed.shape != (self.n_components,):
@@ -183,7 +182,7 @@ class DDOSEstimator:
                 part = ScoreChunk(self.tables, self.frames, th[sl], beta, gradient or hessian)
             else:
                 part = CumulantChunk(self._mu, self._k, th[sl], beta)
-            res = assemble(self.solver, part.terms, temps, self.reference, self.r)
+            res = assemble(self.solver, part.terms, temps, self.reference, self.conventions)
             for k in keys:
                 out[k][:, sl] = res[k]
             if gradient:
@@ -213,7 +212,7 @@ class DDOSEstimator:
         return Prediction(
             temperatures=temps, F_total=static[None, :] + out["F_vib"], F_vib=out["F_vib"],
             sigma_F=out["sigma_F"], alpha_star=out["alpha"],
-            T_alpha_star=shell_temperature(out["alpha"], self.reference.omega_bar, self.r),
+            T_alpha_star=self.reference.shell_temperature(out["alpha"], self.conventions),
             entropy=out["entropy"], solved=status == 0, status=status,
             n_clamped=out["n_clamped"], conventions=self.conventions_dict(), route=route,
             D_star=d_star, hessian=hess,

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..constants import KB
-from ..harmonic.free_energy import shell_log_density
+from ..conventions import Conventions
+from ..model import HarmonicReference
 from . import kernels
 from .prediction import ALPHA_HIGH, ALPHA_LOW, NOT_CONVERGED
 from .smoother import DEFAULT_DEGREE, AlphaSmoother
@@ -132,8 +133,8 @@ class ShellTerms:
     clamped: np.ndarray
 
 
-def assemble(solver: SaddleSolver, terms: ShellTerms, temperatures: np.ndarray, reference,
-             r: float) -> dict:
+def assemble(solver: SaddleSolver, terms: ShellTerms, temperatures: np.ndarray,
+             reference: HarmonicReference, conventions: Conventions) -> dict:
     """Solve the α saddle for every (T, model) and return the §7 outputs (n_T, M) as a dict,
     with the saddle weights w and w′ (n_T, M, n_α) under ``"weights"``/``"dweights"`` and f″
     under ``"f2"``."""
@@ -143,8 +144,8 @@ def assemble(solver: SaddleSolver, terms: ShellTerms, temperatures: np.ndarray, 
     alpha = sad.alpha.reshape(n_t, m)
     w = sad.weights.reshape(n_t, m, n_a)
     kt = (KB * temperatures)[:, None]
-    s_alpha = shell_log_density(alpha, temperatures[:, None], reference.mass,
-                                reference.omega_bar, reference.mean_log_nu, r)
+    r = reference.modes_per_atom(conventions)
+    s_alpha = reference.shell_log_density(alpha, temperatures[:, None], conventions)
     f_vib = kt * (sad.f_smooth.reshape(n_t, m) - s_alpha)
     energy = np.einsum("tmi,tmi->tm", w, terms.e)
     entropy = -f_vib / temperatures[:, None] + 0.5 * r * KB + energy / temperatures[:, None]

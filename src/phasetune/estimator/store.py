@@ -1,21 +1,21 @@
-"""Estimators from archives: score fits stored beside the archive (``NAME.fit.h5``, versioned,
-keyed by the hash of the data and settings), refitted automatically when missing or stale, and
-the check that a potential's descriptors are the archive's descriptors."""
+"""Estimators from archives: score fits stored beside the archive (``NAME.fit.h5``, see
+:mod:`phasetune.archive.fits`; versioned, keyed by the hash of the data and settings), refitted
+automatically when missing, stale or damaged, and the check that a potential's descriptors are the
+archive's descriptors."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
+from ..archive.fits import fit_path, read_fit, write_fit
 from ..archive.hdf5 import read_archive
-from ..archive.model import PhaseVolume
 from ..conventions import Conventions
-from ..errors import ArchiveError, EstimatorError
+from ..errors import ArchiveError, EstimatorError, StorageError
+from ..model import PhaseVolume
 from ..potentials.linear import DESCRIPTOR_KEYS, LinearPotential
 from ..scoring.score_matching import (
     DEFAULT_DEGREE,
@@ -26,90 +26,59 @@ from ..scoring.score_matching import (
 )
 from .ddos import DDOSEstimator
 
-FIT_FORMAT = "phasetune-fit"
+
+@dataclass
+class Fitted:
+    """A fit of one (phase, volume) and how it was obtained.
+
+    Attributes:
+        fit: the fit.
+        refitted: computed now (the stored one was absent, stale or damaged).
+        stored: the fit file holds it after the call.
+        note: why the stored fit was not used, or why the new one was not stored.
+    """
+
+    fit: PhaseVolumeFit
+    refitted: bool
+    stored: bool
+    note: str | None = None
 
 
-def fit_path(archive: str | Path) -> Path:
-    """``run.h5`` → ``run.fit.h5``."""
-    archive = Path(archive)
-    return archive.with_name(archive.stem + ".fit.h5")
-
-
-def _key(phase: str, volume_index: int) -> str:
-    return f"{phase}/v{volume_index}"
-
-
-def load_fit(archive: str | Path, phase: str, volume_index: int) -> PhaseVolumeFit | None:
-    """The stored fit of (phase, volume), or None if absent or unreadable."""
-    path = fit_path(archive)
-    if not path.exists():
-        return None
+def load_fit(archive: str | Path, phase: str, volume_index: int) \
+        -> tuple[PhaseVolumeFit | None, str | None]:
+    """(the stored fit of (phase, volume) or None, why a stored entry could not be used)."""
+    stored = read_fit(archive, phase, volume_index)
+    if stored.data is None:
+        return None, stored.problem
     try:
-        with h5py.File(path, "r") as h5:
-            if h5.attrs.get("format") != FIT_FORMAT or _key(phase, volume_index) not in h5:
-                return None
-            data = json.loads(h5[_key(phase, volume_index)][()])
-    except (OSError, KeyError, ValueError, TypeError):
-        return None
-    for shell in data["shells"]:
-        for name, value in shell.items():
-            if isinstance(value, list):
-                shell[name] = np.asarray(value)
-    try:
-        return PhaseVolumeFit.from_dict(data)
-    except (OSError, KeyError, ValueError, TypeError):
-        return None
-
-
-def save_fit(archive: str | Path, phase: str, volume_index: int, fit: PhaseVolumeFit) -> Path:
-    """Store (or replace) one fit atomically (temporary file + rename)."""
-    path = fit_path(archive)
-    entries: dict[str, bytes] = {}
-    if path.exists():
-        try:
-            with h5py.File(path, "r") as h5:
-                h5.visititems(lambda name, obj: entries.__setitem__(name, obj[()])
-                              if isinstance(obj, h5py.Dataset) else None)
-        except OSError:
-            entries = {}
-    entries[_key(phase, volume_index)] = json.dumps(fit.to_dict(), default=_jsonable).encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as h5:
-            h5.attrs["format"] = FIT_FORMAT
-            h5.attrs["fit_version"] = fit.version
-            for key, blob in entries.items():
-                h5[key] = np.bytes_(blob) if isinstance(blob, bytes) else blob
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _jsonable(obj):
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(type(obj))
+        data = json.loads(stored.data)
+        for shell in data["shells"]:
+            for name, value in shell.items():
+                if isinstance(value, list):
+                    shell[name] = np.asarray(value)
+        return PhaseVolumeFit.from_dict(data), None
+    except (KeyError, ValueError, TypeError) as exc:
+        return None, f"{fit_path(archive)}: entry {phase}/v{volume_index} is not a fit ({exc})"
 
 
 def fitted(archive: str | Path, phase: str, volume_index: int, phase_volume: PhaseVolume,
            degree: Degree = DEFAULT_DEGREE, ridge: float = DEFAULT_RIDGE,
-           save: bool = True) -> tuple[PhaseVolumeFit, bool]:
-    """(fit, refitted): the stored fit if current, else a new fit (stored when ``save``)."""
-    fit = load_fit(archive, phase, volume_index)
+           save: bool = True) -> Fitted:
+    """The stored fit if current, else a new fit (stored when ``save`` and the folder allows)."""
+    fit, problem = load_fit(archive, phase, volume_index)
     if fit is not None and not fit.is_stale(phase_volume, degree, ridge):
-        return fit, False
+        return Fitted(fit, refitted=False, stored=True)
     fit = fit_phase_volume(phase_volume, degree, ridge)
-    if save:
-        try:
-            save_fit(archive, phase, volume_index, fit)
-        except OSError:
-            pass  # a read-only location: the fit is simply recomputed next time
-    return fit, True
+    note = f"{problem}; refitted" if problem else None
+    if not save:
+        return Fitted(fit, refitted=True, stored=False, note=note)
+    try:
+        write_fit(archive, phase, volume_index, fit.to_dict(), fit.version)
+    except (OSError, StorageError) as exc:  # read-only or full: recomputed next time
+        reason = f"not stored in {fit_path(archive)}: {getattr(exc, 'message', exc)}"
+        return Fitted(fit, refitted=True, stored=False,
+                      note=f"{note}; {reason}" if note else reason)
+    return Fitted(fit, refitted=True, stored=True, note=note)
 
 
 def check_potential(potential: LinearPotential, phase_volume: PhaseVolume) -> None:
@@ -152,7 +121,7 @@ def load_estimators(archive: str | Path, *, phases: list[str] | None = None,
             raise ArchiveError(f"phase {name!r} is not in {archive}",
                                f"phases there: {', '.join(data.phases)}")
         pv = data.get(name, volume_index)
-        fit, _ = fitted(archive, name, volume_index, pv, degree, ridge)
+        fit = fitted(archive, name, volume_index, pv, degree, ridge).fit
         out[name] = DDOSEstimator(pv, conventions or Conventions(), degree, ridge=ridge, fit=fit)
         out[name].route = route
     return out

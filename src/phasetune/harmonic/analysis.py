@@ -12,9 +12,10 @@ import numpy as np
 from ase import Atoms
 
 from ..conventions import Conventions
+from ..errors import PhasetuneError
+from ..model import HarmonicReference
+from ..model.harmonic import harmonic_free_energy, mode_frequencies
 from ..potentials.linear import LinearPotential, PairPotential
-from .free_energy import harmonic_free_energy, mode_frequencies
-from .modes import Modes
 from .reference import build_reference, describe
 
 
@@ -71,23 +72,23 @@ class HarmonicResult:
         }
 
 
-def harmonic_from_modes(modes: Modes, mass: float, n_atoms: int, e0: float,
-                        temperatures: np.ndarray, conventions: Conventions,
-                        structure: str, volume: float) -> HarmonicResult:
-    """Assemble a :class:`HarmonicResult` from stable modes."""
+def harmonic_result(reference: HarmonicReference, temperatures: np.ndarray,
+                    conventions: Conventions, structure: str) -> HarmonicResult:
+    """Assemble a :class:`HarmonicResult` from a harmonic reference."""
     temperatures = np.atleast_1d(np.asarray(temperatures, dtype=float))
-    r = conventions.modes_per_atom(n_atoms)
+    r = reference.modes_per_atom(conventions)
+    omega, mass = reference.omega, reference.mass
     return HarmonicResult(
         structure=structure,
-        n_atoms=n_atoms,
-        volume=volume,
+        n_atoms=reference.n_atoms,
+        volume=reference.volume,
         temperatures=temperatures,
-        E0=e0,
-        F_harmonic=harmonic_free_energy(modes.omega, mass, temperatures, r),
-        omega_bar=modes.omega_bar,
-        mean_log_nu=modes.mean_log_nu,
-        mean_frequency_thz=float(np.mean(mode_frequencies(modes.omega, mass)) / (2 * np.pi)),
-        n_modes=len(modes.omega),
+        E0=reference.E0,
+        F_harmonic=harmonic_free_energy(omega, mass, temperatures, r),
+        omega_bar=reference.omega_bar,
+        mean_log_nu=reference.mean_log_nu,
+        mean_frequency_thz=float(np.mean(mode_frequencies(omega, mass)) / (2 * np.pi)),
+        n_modes=reference.n_modes,
         conventions=conventions.as_dict(),
     )
 
@@ -105,12 +106,9 @@ def harmonic_analysis(atoms: Atoms, potential: PairPotential | LinearPotential,
         step: finite-difference step, Å.
         use_cache: reuse cached Hessians.
     """
-    from ..errors import PhasetuneError
-
     temperatures = np.atleast_1d(np.asarray(temperatures, dtype=float))
     if np.any(temperatures <= 0):
         raise PhasetuneError("temperatures must be positive (K)")
     conventions = conventions or Conventions()
-    reference, modes = build_reference(atoms, potential, step=step, use_cache=use_cache)
-    return harmonic_from_modes(modes, reference.mass, reference.n_atoms, reference.E0_ref,
-                               temperatures, conventions, describe(atoms), reference.volume)
+    reference = build_reference(atoms, potential, step=step, use_cache=use_cache)
+    return harmonic_result(reference, temperatures, conventions, describe(atoms))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import PhasetuneError
 from .modes import translation_basis
 
@@ -120,7 +121,6 @@ def load_cached(key: str) -> Hessian | None:
 def store_cached(key: str, hessian: Hessian) -> None:
     path = cache_dir() / f"{key}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, matrix=hessian.matrix, step=hessian.step, residual=hessian.residual,
-             asr_shift=hessian.asr_shift)
-    os.replace(tmp, path)
+    with atomic_write(path, sync=False) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, matrix=hessian.matrix, step=hessian.step, residual=hessian.residual,
+                 asr_shift=hessian.asr_shift)

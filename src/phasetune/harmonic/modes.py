@@ -15,7 +15,9 @@ ZERO_TOL = 1e-6
 
 @dataclass
 class Modes:
-    """Stable normal modes.
+    """Stable normal modes: an intermediate of
+    :func:`~phasetune.harmonic.reference.build_reference`, which stores them in the
+    :class:`~phasetune.model.HarmonicReference`.
 
     Attributes:
         omega: (n,) eigenvalues ω_l > 0, eV/Å², ascending (n = 3N − 3 for a periodic crystal).
@@ -28,14 +30,6 @@ class Modes:
     vectors: np.ndarray
     n_zero: int
     zero_eigenvalues: np.ndarray
-
-    @property
-    def omega_bar(self) -> float:
-        return float(np.mean(self.omega))
-
-    @property
-    def mean_log_nu(self) -> float:
-        return float(np.mean(np.log(self.omega / self.omega_bar)))
 
 
 def translation_basis(n_atoms: int) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""The reference lattice of one (phase, volume): relaxed X0, E0, D0, Hessian and modes
-(method.md §4.1).  This is the one place a :class:`~phasetune.archive.model.Reference` is built.
+"""The builder of the harmonic reference of one (phase, volume): relax X0 → E0, D0 → Hessian →
+stable modes → :class:`~phasetune.model.HarmonicReference` (method.md §4.1).  This is the one place
+a reference is built from a potential.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from collections.abc import Callable
 import numpy as np
 from ase import Atoms
 
-from ..archive.model import Reference
 from ..engine.calculators import DescriptorEvaluator, ForceEvaluator
 from ..engine.session import Engine
 from ..errors import PhasetuneError
+from ..model import HarmonicReference
 from ..potentials.linear import DescriptorSpec, LinearPotential, PairPotential
 from ..structures.crystals import check_cell_size
 from .hessian import (
@@ -22,7 +23,7 @@ from .hessian import (
     load_cached,
     store_cached,
 )
-from .modes import Modes, normal_modes
+from .modes import normal_modes
 
 FORCE_TOL = 1e-4
 """Largest residual force on the relaxed lattice, eV/Å."""
@@ -70,7 +71,8 @@ def relax_internal(evaluator: ForceEvaluator, atoms: Atoms, where: str) -> np.nd
 def build_reference(atoms: Atoms, potential: PairPotential | LinearPotential, *,
                     spec: DescriptorSpec | None = None, beta0: float = 0.0,
                     step: float = 1e-3, use_cache: bool = True, engine: Engine | None = None,
-                    progress: Callable[[int], None] | None = None) -> tuple[Reference, Modes]:
+                    progress: Callable[[int], None] | None = None,
+                    phase: str | None = None) -> HarmonicReference:
     """Relax, evaluate E0 (and D0), compute the Hessian and its stable modes.
 
     Args:
@@ -82,6 +84,7 @@ def build_reference(atoms: Atoms, potential: PairPotential | LinearPotential, *,
         use_cache: reuse/store the Hessian in the on-disk cache.
         engine: LAMMPS engine to reuse.
         progress: called with 1 per displaced coordinate.
+        phase: phase name (default ``atoms.info["structure"]`` or the formula).
 
     Raises:
         UnstableLatticeError: negative or zero modes beyond the three translations.
@@ -113,8 +116,8 @@ def build_reference(atoms: Atoms, potential: PairPotential | LinearPotential, *,
     masses = atoms.get_masses()
     if not np.allclose(masses, masses[0]):
         raise PhasetuneError(f"{where}: all atoms must have one mass (single-element crystals)")
-    reference = Reference(
-        phase=str(atoms.info.get("structure", atoms.get_chemical_formula())),
+    return HarmonicReference(
+        phase=phase or str(atoms.info.get("structure", atoms.get_chemical_formula())),
         n_atoms=len(atoms),
         mass=float(masses[0]),
         volume=float(atoms.get_volume() / len(atoms)),
@@ -122,7 +125,7 @@ def build_reference(atoms: Atoms, potential: PairPotential | LinearPotential, *,
         positions=x0,
         n_trans=int(atoms.info.get("n_trans", len(atoms))),
         D0=d0,
-        E0_ref=float(e0 / len(atoms)),
+        E0=float(e0 / len(atoms)),
         omega=modes.omega,
         beta0=beta0,
         n_zero=modes.n_zero,
@@ -130,4 +133,3 @@ def build_reference(atoms: Atoms, potential: PairPotential | LinearPotential, *,
         hessian_residual=hessian.residual,
         eigenvectors=modes.vectors,
     )
-    return reference, modes

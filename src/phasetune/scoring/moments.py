@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import comb
 
-from ..archive.frame import ZERO_VARIANCE
-from ..archive.model import ShellStats
+from ..archive.frame import ZERO_VARIANCE, occupied_range
 from ..errors import ArchiveError
+from ..model import ShellStats
 
 
 @dataclass(frozen=True)
@@ -77,15 +77,6 @@ def u_to_z_moments(u_moments: np.ndarray, shift: np.ndarray, scale: np.ndarray) 
     weights = binom * np.where(p[None, :] <= p[:, None], neg, 0.0)
     z = np.einsum("jpk,...jk->...jp", weights, u_moments)
     return z / scale[:, None] ** p
-
-
-def occupied_range(counts: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N_D,) lower edge of the first and upper edge of the last non-empty bin per component."""
-    occupied = np.asarray(counts) > 0
-    first = np.argmax(occupied, axis=1)
-    last = occupied.shape[1] - 1 - np.argmax(occupied[:, ::-1], axis=1)
-    rows = np.arange(occupied.shape[0])
-    return edges[rows, first], edges[rows, last + 1]
 
 
 def _deterministic(stats: ShellStats) -> np.ndarray:

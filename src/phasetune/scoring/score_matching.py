@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..archive.model import ShellStats
 from ..errors import PhasetuneError
+from ..model import ShellStats
 from .hermite import estimating_function_covariance, hermite_values, score_normal_equations
 from .moments import ShellMoments, shell_moments
 
@@ -359,7 +359,7 @@ def bootstrap_covariance(stats: ShellStats, fit: ShellFit, d0: np.ndarray, n_boo
 
 def fit_phase_volume(phase_volume, degree: Degree = DEFAULT_DEGREE,
                      ridge: float = DEFAULT_RIDGE) -> PhaseVolumeFit:
-    """Fit every shell of a :class:`~phasetune.archive.model.PhaseVolume`, in increasing α."""
+    """Fit every shell of a :class:`~phasetune.model.PhaseVolume`, in increasing α."""
     ref = phase_volume.reference
     d0 = np.asarray(ref.D0, dtype=float)
     shells = [fit_shell(s, d0, ref.n_atoms, degree, ridge, phase_volume.flavour)

@@ -13,6 +13,7 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
 from ..errors import StructureError
+from ..model import HarmonicReference
 
 # Fractional positions of the conventional cells.
 _CUBIC_BASIS: dict[str, np.ndarray] = {
@@ -119,6 +120,31 @@ def read_structure(path: str | Path, mass: float | None = None) -> Atoms:
     atoms.info.setdefault("volume", atoms.get_volume() / len(atoms))
     atoms.info.setdefault("n_trans", len(atoms))
     return atoms
+
+
+def reference_atoms(reference: HarmonicReference, element: str) -> Atoms:
+    """The crystal of a harmonic reference (cell, relaxed X0, mass, N_trans) as ASE Atoms, e.g. to
+    run TI on exactly a campaign's cell and Hessian."""
+    atoms = Atoms(element * reference.n_atoms, positions=reference.positions,
+                  cell=reference.cell, pbc=True)
+    atoms.set_masses(np.full(reference.n_atoms, reference.mass))
+    atoms.info.update(structure=reference.phase, n_trans=reference.n_trans,
+                      volume=reference.volume)
+    return atoms
+
+
+def pair_distances(positions: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """(N, N) minimum-image distances of a periodic cell, Å, with ∞ on the diagonal."""
+    from ase.geometry import get_distances
+
+    _, dist = get_distances(positions, cell=cell, pbc=True)
+    np.fill_diagonal(dist, np.inf)
+    return dist
+
+
+def nearest_neighbour_distance(positions: np.ndarray, cell: np.ndarray) -> float:
+    """Shortest interatomic distance over periodic images, Å."""
+    return float(pair_distances(positions, cell).min())
 
 
 def perpendicular_widths(cell: np.ndarray) -> np.ndarray:

@@ -18,18 +18,16 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from ..archive.model import Reference
 from ..conventions import Conventions
 from ..engine.calculators import ForceEvaluator
 from ..errors import PhasetuneError
-from ..harmonic.modes import Modes
 from ..harmonic.reference import build_reference, describe
+from ..model import HarmonicReference
 from ..potentials.linear import DescriptorSpec, LinearPotential, PairPotential
 from ..structures.crystals import check_cell_size
 from .basin import LINDEMANN, BasinGuard
 from .checkpoint import Checkpoint
 from .frenkel_ladd import FrenkelLaddSettings, frenkel_ladd_repeat
-from .harmonic_model import HarmonicModel
 from .lambda_path import LambdaSettings, lambda_repeat
 from .md import CoupledMD, MDSettings, Target
 from .result import CurveResult, RepeatRecord, TemperaturePoint, TIResult
@@ -38,16 +36,14 @@ from .temperature import gibbs_helmholtz, sample_energy
 METHODS = ("lambda", "frenkel-ladd")
 _METHOD_ID = {"lambda": 1, "frenkel-ladd": 2, "energy": 3}
 
-ReferenceLike = HarmonicModel | Reference | tuple[Reference, Modes] | None
-
-
-def _round_up(n: int, stride: int) -> int:
+def round_up(n: int, stride: int) -> int:
+    """n steps rounded up to a whole number of strides (at least one stride)."""
     return max(stride, -(-int(n) // stride) * stride)
 
 
 def target_energy(atoms: Atoms, target: Target, positions: np.ndarray) -> float:
     """U_θ(positions)/N, eV/atom (LAMMPS energy, β0 included for SNAP)."""
-    if isinstance(target, HarmonicModel):
+    if isinstance(target, HarmonicReference):
         return target.energy_forces(positions)[0] / len(atoms)
     system = atoms.copy()
     system.positions = positions
@@ -60,41 +56,26 @@ def target_energy(atoms: Atoms, target: Target, positions: np.ndarray) -> float:
         evaluator.engine.close()
 
 
-def harmonic_reference(atoms: Atoms, target: Target, reference: ReferenceLike = None,
-                       step: float = 1e-3, use_cache: bool = True) -> HarmonicModel:
-    """The harmonic reference U_H with E0 = U_θ(X0)/N of the target.
+def harmonic_reference(atoms: Atoms, target: Target,
+                       reference: HarmonicReference | None = None, step: float = 1e-3,
+                       use_cache: bool = True) -> HarmonicReference:
+    """The harmonic reference U_H of a TI run, with E0 = U_θ(X0)/N of the target.
 
     Args:
-        reference: a :class:`HarmonicModel`, a (Reference, Modes) pair or a Reference with
-            eigenvectors (e.g. a D-DOS campaign's), or None to build the target's own Hessian.
+        reference: the harmonic reference to integrate from (e.g. a D-DOS campaign's, with its
+            eigenvectors), or None to build the target's own Hessian at its relaxed lattice.
     """
     if reference is None:
-        if isinstance(target, HarmonicModel):
-            model = target
+        if isinstance(target, HarmonicReference):
+            reference = target
         else:
-            ref, modes = build_reference(atoms, target, step=step, use_cache=use_cache)
-            model = HarmonicModel.from_reference(ref, modes)
-    elif isinstance(reference, HarmonicModel):
-        model = reference
-    elif isinstance(reference, tuple):
-        model = HarmonicModel.from_reference(*reference)
-    else:
-        model = HarmonicModel.from_reference(reference)
-    if model.n_atoms != len(atoms) or not np.allclose(model.cell, np.array(atoms.cell)):
+            reference = build_reference(atoms, target, step=step, use_cache=use_cache)
+    reference.check_modes()
+    if reference.n_atoms != len(atoms) or not np.allclose(reference.cell,
+                                                          np.array(atoms.cell)):
         raise PhasetuneError("the harmonic reference is for another cell or atom count",
                              "build the reference for this structure and volume")
-    return replace(model, e0=target_energy(atoms, target, model.positions))
-
-
-def atoms_from_reference(reference: Reference, element: str) -> Atoms:
-    """The crystal of a D-DOS :class:`Reference` (cell, relaxed X0, mass, N_trans) as ASE Atoms,
-    e.g. to run TI on exactly the campaign's cell and Hessian (``reference=reference``)."""
-    atoms = Atoms(element * reference.n_atoms, positions=reference.positions,
-                  cell=reference.cell, pbc=True)
-    atoms.set_masses(np.full(reference.n_atoms, reference.mass))
-    atoms.info.update(structure=reference.phase, n_trans=reference.n_trans,
-                      volume=reference.volume)
-    return atoms
+    return reference.with_static_energy(target_energy(atoms, target, reference.positions))
 
 
 @dataclass
@@ -103,7 +84,7 @@ class _Run:
 
     atoms: Atoms
     target: Target
-    harmonic: HarmonicModel
+    harmonic: HarmonicReference
     md: MDSettings
     lam: LambdaSettings
     fl: FrenkelLaddSettings
@@ -165,8 +146,8 @@ class _Run:
                                 cpu_seconds=time.process_time() - cpu, n_steps=md.step)
 
 
-def _prepare(atoms: Atoms, potential: LinearPotential | PairPotential | HarmonicModel,
-             workdir: str, reference: ReferenceLike, steps: int | None, seed: int,
+def _prepare(atoms: Atoms, potential: LinearPotential | PairPotential | HarmonicReference,
+             workdir: str, reference: HarmonicReference | None, steps: int | None, seed: int,
              checkpoint: str | Path | None, progress: bool, md_settings: MDSettings | None,
              lambda_settings: LambdaSettings | None, fl_settings: FrenkelLaddSettings | None,
              basin: bool) -> _Run:
@@ -174,11 +155,11 @@ def _prepare(atoms: Atoms, potential: LinearPotential | PairPotential | Harmonic
     if isinstance(potential, LinearPotential):
         target: Target = potential.pair_potential(workdir)
         descriptors = potential.spec
-    elif isinstance(potential, (PairPotential, HarmonicModel)):
+    elif isinstance(potential, (PairPotential, HarmonicReference)):
         target, descriptors = potential, None
     else:
         raise PhasetuneError(f"cannot run TI for a {type(potential).__name__}",
-                             "give a LinearPotential, a PairPotential or a HarmonicModel")
+                             "give a LinearPotential, a PairPotential or a HarmonicReference")
     if isinstance(target, PairPotential) and target.cutoff:
         check_cell_size(atoms, target.cutoff)
     md = md_settings or MDSettings()
@@ -187,11 +168,11 @@ def _prepare(atoms: Atoms, potential: LinearPotential | PairPotential | Harmonic
     if steps is not None:
         if steps <= 0:
             raise PhasetuneError(f"--steps must be positive, got {steps}")
-        s = _round_up(steps, md.stride)
-        lam = replace(lam, production=s, equilibration=_round_up(s // 4, md.stride))
-        fl = replace(fl, switching=s, equilibration=_round_up(s // 4, md.stride))
-    fl = replace(fl, equilibration=_round_up(fl.equilibration, md.stride),
-                 switching=_round_up(fl.switching, md.stride))
+        s = round_up(steps, md.stride)
+        lam = replace(lam, production=s, equilibration=round_up(s // 4, md.stride))
+        fl = replace(fl, switching=s, equilibration=round_up(s // 4, md.stride))
+    fl = replace(fl, equilibration=round_up(fl.equilibration, md.stride),
+                 switching=round_up(fl.switching, md.stride))
     harmonic = harmonic_reference(atoms, target, reference)
     describe_target = target.describe() if isinstance(target, PairPotential) else \
         {"name": target.name, "kind": "harmonic", "sha256": target.sha256}
@@ -216,7 +197,8 @@ def _points(run: _Run, method: str, temps: list[float], repeats: int,
                              conventions, run.harmonic) for t in temps]
 
 
-def _gibbs_helmholtz_check(points: list[TemperaturePoint], harmonic: HarmonicModel) -> list[dict]:
+def _gibbs_helmholtz_check(points: list[TemperaturePoint],
+                           harmonic: HarmonicReference) -> list[dict]:
     """F^{(3−3/N)} at each T from the lowest-T TI by Gibbs–Helmholtz, against its own TI."""
     pts = sorted((p for p in points if p.endpoint), key=lambda p: p.temperature)
     if len(pts) < 2 or len({p.temperature for p in pts}) < len(pts):
@@ -248,11 +230,11 @@ def _warnings(points: list[TemperaturePoint]) -> list[str]:
 
 
 def thermodynamic_integration(
-    atoms: Atoms, potential: LinearPotential | PairPotential | HarmonicModel,
+    atoms: Atoms, potential: LinearPotential | PairPotential | HarmonicReference,
     temperatures: Sequence[float] | float, method: str = "lambda", repeats: int = 3,
     conventions: Conventions | None = None, steps: int | None = None, seed: int = 0,
     checkpoint: str | Path | None = None, progress: bool = True, *,
-    reference: ReferenceLike = None, md_settings: MDSettings | None = None,
+    reference: HarmonicReference | None = None, md_settings: MDSettings | None = None,
     lambda_settings: LambdaSettings | None = None,
     fl_settings: FrenkelLaddSettings | None = None, basin: bool = True,
 ) -> TIResult:
@@ -272,7 +254,7 @@ def thermodynamic_integration(
         checkpoint: JSON file of finished repeats (resumable), or None.
         progress: show a progress bar.
         reference: the harmonic reference (default: the target's own Hessian at its relaxed
-            lattice; pass the D-DOS campaign's Reference to use the same Hessian).
+            lattice; pass the D-DOS campaign's HarmonicReference to use the same Hessian).
         md_settings, lambda_settings, fl_settings: detailed settings.
         basin: stop with :class:`~phasetune.ti.basin.CrystalLeftBasinError` if the crystal melts
             or transforms.
@@ -301,7 +283,7 @@ def thermodynamic_integration(
 
 
 def free_energy_curve(
-    atoms: Atoms, potential: LinearPotential | PairPotential | HarmonicModel,
+    atoms: Atoms, potential: LinearPotential | PairPotential | HarmonicReference,
     temperatures: Sequence[float], anchor: float | None = None, method: str = "lambda",
     repeats: int = 3, conventions: Conventions | None = None, steps: int | None = None,
     seed: int = 0, checkpoint: str | Path | None = None, progress: bool = True, **kwargs,

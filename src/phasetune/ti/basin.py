@@ -22,8 +22,9 @@ from ase import Atoms
 
 from ..engine.calculators import ForceEvaluator
 from ..errors import PhasetuneError
+from ..model import HarmonicReference
 from ..potentials.linear import PairPotential
-from .harmonic_model import HarmonicModel
+from ..structures.crystals import nearest_neighbour_distance
 
 CNA_CLASSES = {1: "fcc", 2: "hcp", 3: "bcc", 4: "icosahedral", 5: "other"}
 """Classes of LAMMPS's ``compute cna/atom`` (0 is also "other")."""
@@ -59,7 +60,7 @@ class BasinGuard:
         quenches: number of quench checks passed.
     """
 
-    sites: HarmonicModel
+    sites: HarmonicReference
     atoms: Atoms
     potential: PairPotential | None = None
     live_fraction: float = 0.5
@@ -74,7 +75,7 @@ class BasinGuard:
     _tmp: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.d_nn = self.sites.nearest_neighbour_distance()
+        self.d_nn = nearest_neighbour_distance(self.sites.positions, self.sites.cell)
         self.structure = str(self.atoms.info.get("structure", ""))
 
     def displacements(self, positions: np.ndarray) -> np.ndarray:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
-import numpy as np
-
+from ..atomic import write_bytes
 from ..errors import PhasetuneError
+from ..jsonutil import dumps_exact
 from .result import RepeatRecord
 
 FORMAT = "phasetune-ti-checkpoint"
@@ -26,15 +25,6 @@ VERSION = 1
 def fingerprint(spec: dict) -> str:
     """SHA-256 of a JSON-serialisable description of the run."""
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _plain(obj):
-    """JSON fallback for numpy scalars and arrays (NaN is kept: the file is read by Python)."""
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
 
 
 def record_key(method: str, temperature: float, repeat: int) -> str:
@@ -85,6 +75,4 @@ class Checkpoint:
                    "spec": self.spec,
                    "records": {k: r.to_dict() for k, r in sorted(self.records.items())}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(payload, indent=1, default=_plain))
-        os.replace(tmp, self.path)
+        write_bytes(self.path, dumps_exact(payload, indent=1).encode())

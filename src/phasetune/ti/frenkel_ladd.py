@@ -24,10 +24,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..constants import CU, HBAR, KB
-from ..engine.session import _num
+from ..conventions import Conventions
+from ..engine.session import lammps_float
 from ..errors import PhasetuneError
+from ..model import HarmonicReference
 from .basin import BasinGuard
-from .harmonic_model import HarmonicModel
 from .md import U_THETA, CoupledMD, lammps_seed
 
 SPRING_ID = "pt_ti"
@@ -68,6 +69,10 @@ def einstein_frequency(kappa: float, mass: float) -> float:
     return float(np.sqrt(CU * kappa / mass))
 
 
+COM_FIXED, BULK = Conventions(modes="3N-3"), Conventions(modes="3N")
+"""r = 3 − 3/N (what COM-fixed switching measures) and r = 3."""
+
+
 def einstein_free_energy(temperature: float, kappa: float, mass: float, n_atoms: int,
                          volume_box: float | None = None, n_trans: int | None = None) -> float:
     """Classical Einstein-crystal free energy per atom (site energy 0), eV/atom.
@@ -79,10 +84,10 @@ def einstein_free_energy(temperature: float, kappa: float, mass: float, n_atoms:
     kt = KB * temperature
     log_hw = np.log(HBAR * einstein_frequency(kappa, mass) / kt)
     if volume_box is None:
-        return float((3.0 - 3.0 / n_atoms) * kt * log_hw)
+        return float(COM_FIXED.modes_per_atom(n_atoms) * kt * log_hw)
     n_trans = n_atoms if n_trans is None else n_trans
     com = (volume_box / n_trans) * (n_atoms * kappa / (2.0 * np.pi * kt)) ** 1.5
-    return float(3.0 * kt * log_hw - kt / n_atoms * np.log(com))
+    return float(BULK.modes_per_atom(n_atoms) * kt * log_hw - kt / n_atoms * np.log(com))
 
 
 def linear_response_error(temperature: float, dissipation: float, n_atoms: int) -> float:
@@ -107,7 +112,7 @@ def switching_work(records: np.ndarray, start: int, stop: int) -> float:
     return float(np.sum(0.5 * (du[1:] + du[:-1]) * np.diff(lam)))
 
 
-def frenkel_ladd_repeat(md: CoupledMD, harmonic: HarmonicModel, settings: FrenkelLaddSettings,
+def frenkel_ladd_repeat(md: CoupledMD, harmonic: HarmonicReference, settings: FrenkelLaddSettings,
                         rng: np.random.Generator, guard: BasinGuard | None,
                         progress: Callable[[int], None] | None = None) -> dict:
     """One forward + backward switching cycle at ``md.temperature``.
@@ -132,7 +137,8 @@ def frenkel_ladd_repeat(md: CoupledMD, harmonic: HarmonicModel, settings: Frenke
     md.set_lambda(1.0)
     md.set_state(np.zeros((n, 3)), np.zeros((n, 3)))  # springs anchor at the unwrapped sites
     start = md.step
-    md.engine.commands([f"fix {SPRING_ID} all ti/spring {_num(kappa)} {t_s} {t_eq} function 2",
+    spring = lammps_float(kappa)
+    md.engine.commands([f"fix {SPRING_ID} all ti/spring {spring} {t_s} {t_eq} function 2",
                         f"variable {U_EINSTEIN} equal f_{SPRING_ID}",
                         f"variable {FL_LAMBDA} equal f_{SPRING_ID}[1]"])
     md.set_state(harmonic.sample_displacements(rng, t), harmonic.sample_velocities(rng, t))

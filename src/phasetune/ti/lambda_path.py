@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import PhasetuneError
+from ..model import HarmonicReference
 from .basin import BasinGuard
-from .harmonic_model import HarmonicModel
 from .md import CoupledMD
 from .stats import gauss_legendre, summarize_series
 from .temperature import sample_energy, sample_segment
@@ -53,7 +53,7 @@ class LambdaSettings:
         return asdict(self)
 
 
-def lambda_repeat(md: CoupledMD, harmonic: HarmonicModel, settings: LambdaSettings,
+def lambda_repeat(md: CoupledMD, harmonic: HarmonicReference, settings: LambdaSettings,
                   rng: np.random.Generator, guard: BasinGuard | None,
                   progress: Callable[[int], None] | None = None) -> dict:
     """One independent λ-integration at ``md.temperature``.
@@ -84,11 +84,11 @@ def lambda_repeat(md: CoupledMD, harmonic: HarmonicModel, settings: LambdaSettin
     errors = np.array([s["error"] for s in node_stats])
     w = np.array([s["weight"] for s in node_stats])
     d_anh = float(w @ means)
-    f_h = float(harmonic.free_energy(md.temperature) - harmonic.e0)
+    f_h = float(harmonic.free_energy(md.temperature) - harmonic.E0)
     return {
-        "F_com_fixed": harmonic.e0 + f_h + d_anh,
+        "F_com_fixed": harmonic.E0 + f_h + d_anh,
         "sigma_block": float(np.sqrt((w**2) @ errors**2)),
-        "components": {"E0": harmonic.e0, "F_harmonic": f_h, "dF_anharmonic": d_anh,
+        "components": {"E0": harmonic.E0, "F_harmonic": f_h, "dF_anharmonic": d_anh,
                        "n_modes": harmonic.n_modes, "nodes": node_stats},
         "endpoint": endpoint,
         "equilibrated": bool(all(s["equilibrated"] for s in node_stats)

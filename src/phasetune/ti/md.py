@@ -26,10 +26,10 @@ import numpy as np
 from ase import Atoms
 
 from ..engine.calculators import sna_compute_command
-from ..engine.session import Engine, _num
+from ..engine.session import Engine, lammps_float
 from ..errors import EngineError, PhasetuneError
+from ..model import HarmonicReference
 from ..potentials.linear import DescriptorSpec, PairPotential
-from .harmonic_model import HarmonicModel
 
 LAMBDA_VAR = "pt_lam"
 EXT_ID = "pt_ext"
@@ -41,7 +41,7 @@ U_HARMONIC = "pt_uh"
 """Recorded variable: harmonic reference energy U_H, eV (total)."""
 STEP = "pt_step"
 
-Target = PairPotential | HarmonicModel
+Target = PairPotential | HarmonicReference
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,8 @@ def descriptor_commands(spec: DescriptorSpec, types: Sequence[str],
 class _HarmonicCallback:
     """``fix external`` callback: forces w_H·F_H + w_T·F_target; vector = (U_H, U_target)."""
 
-    def __init__(self, engine: Engine, reference: HarmonicModel, target: HarmonicModel | None):
+    def __init__(self, engine: Engine, reference: HarmonicReference,
+                 target: HarmonicReference | None):
         self.engine = engine
         self.reference = reference.rotated(engine.rotation)  # LAMMPS's frame
         self.target = target.rotated(engine.rotation) if target is not None else None
@@ -175,7 +176,7 @@ class CoupledMD:
         label: text for error messages.
     """
 
-    def __init__(self, atoms: Atoms, reference: HarmonicModel, target: Target,
+    def __init__(self, atoms: Atoms, reference: HarmonicReference, target: Target,
                  temperature: float, settings: MDSettings, mode: str = "lambda",
                  descriptors: DescriptorSpec | None = None, label: str = ""):
         if mode not in ("lambda", "plain"):
@@ -192,7 +193,7 @@ class CoupledMD:
             if set(system.get_chemical_symbols()) <= set(target.elements):
                 system.info = dict(system.info, types=list(target.elements))
         types = list(system.info.get("types") or dict.fromkeys(system.get_chemical_symbols()))
-        harmonic_target = isinstance(target, HarmonicModel)
+        harmonic_target = isinstance(target, HarmonicReference)
         if harmonic_target:
             pair_cmds = ["pair_style zero 1.0", "pair_coeff * *"]
         elif mode == "lambda":
@@ -219,14 +220,14 @@ class CoupledMD:
             u_theta = "c_pt_pair"
         self.engine.commands([
             f"variable {U_THETA} equal {u_theta}",
-            f"timestep {_num(settings.timestep)}",
+            f"timestep {lammps_float(settings.timestep)}",
             "fix pt_nve all nve",
             f"fix pt_mom all momentum {settings.momentum_every} linear 1 1 1",
             "thermo 0",
         ])
         self.set_lambda(1.0)
 
-    def _install_callback(self, harmonic_target: HarmonicModel | None) -> None:
+    def _install_callback(self, harmonic_target: HarmonicReference | None) -> None:
         self.engine.command(f"fix {EXT_ID} all external pf/callback 1 1")
         self.engine.lmp.fix_external_set_vector_length(EXT_ID, 2)
         self.callback = _HarmonicCallback(self.engine, self.reference, harmonic_target)
@@ -240,10 +241,10 @@ class CoupledMD:
             raise PhasetuneError(f"λ = {lam} is outside [0, 1]")
         self.lam = float(lam)
         if self.mode == "lambda":
-            if lam == 0.0 and not isinstance(self.target, HarmonicModel):
+            if lam == 0.0 and not isinstance(self.target, HarmonicReference):
                 raise PhasetuneError("λ = 0 exactly is not sampled by MD",
                                      "draw normal modes instead (Gauss–Legendre nodes are > 0)")
-            self.engine.command(f"variable {LAMBDA_VAR} equal {_num(lam)}")
+            self.engine.command(f"variable {LAMBDA_VAR} equal {lammps_float(lam)}")
             if self.callback is not None:
                 self.callback.weights = (1.0 - lam, lam)
         elif self.callback is not None:
@@ -264,9 +265,9 @@ class CoupledMD:
         """(Re)create the Langevin thermostat with ``seed``; it must follow every force fix."""
         if self.engine.lmp.has_id("fix", LANGEVIN_ID):
             self.engine.command(f"unfix {LANGEVIN_ID}")
-        t = _num(self.temperature)
+        t = lammps_float(self.temperature)
         self.engine.command(f"fix {LANGEVIN_ID} all langevin {t} {t} "
-                            f"{_num(self.settings.damping)} {int(seed)} zero yes")
+                            f"{lammps_float(self.settings.damping)} {int(seed)} zero yes")
 
     # -- running ------------------------------------------------------------------------------
     def run(self, n_steps: int, record: Sequence[str] = (U_THETA,),

@@ -18,21 +18,22 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..conventions import Conventions
-from ..harmonic.free_energy import com_translation_free_energy, harmonic_free_energy
+from ..model import HarmonicReference
+from ..model.harmonic import com_translation_free_energy, harmonic_free_energy
 from .frenkel_ladd import linear_response_error
-from .harmonic_model import HarmonicModel
 
 
 def convention_variants(f_com_fixed: float, temperature: float,
-                        harmonic: HarmonicModel) -> dict[str, float]:
+                        harmonic: HarmonicReference) -> dict[str, float]:
     """F^{(3)}, F^{(3−3/N)} and F_phys (eV/atom) from a COM-fixed F^{(3−3/N)}.
 
     Returns a dict with ``F_3N-3``, ``F_3N``, ``F_phys``, ``f_trans`` and ``harmonic_shift``
     (= F_H(r = n/N) − F_H(r = 3) = F^{(3−3/N)} − F^{(3)}).
     """
     omega, mass = harmonic.omega, harmonic.mass
-    shift = float(harmonic_free_energy(omega, mass, temperature, harmonic.modes_per_atom)
-                  - harmonic_free_energy(omega, mass, temperature, 3.0))
+    bulk = harmonic.modes_per_atom(Conventions(modes="3N"))
+    shift = float(harmonic_free_energy(omega, mass, temperature, harmonic.modes_per_atom())
+                  - harmonic_free_energy(omega, mass, temperature, bulk))
     f_trans = float(com_translation_free_energy(temperature, harmonic.n_atoms, mass,
                                                 harmonic.volume_box, harmonic.n_trans))
     return {"F_3N-3": f_com_fixed, "F_3N": f_com_fixed - shift, "F_phys": f_com_fixed + f_trans,
@@ -106,7 +107,7 @@ class TemperaturePoint:
     method: str
     repeats: list[RepeatRecord]
     conventions: Conventions
-    harmonic: HarmonicModel = field(repr=False)
+    harmonic: HarmonicReference = field(repr=False)
 
     @property
     def values(self) -> np.ndarray:
@@ -202,7 +203,7 @@ class TIResult:
     potential: dict
     method: str
     conventions: Conventions
-    harmonic: HarmonicModel = field(repr=False)
+    harmonic: HarmonicReference = field(repr=False)
     points: list[TemperaturePoint]
     settings: dict
     gibbs_helmholtz: list[dict] = field(default_factory=list)
@@ -234,7 +235,7 @@ class TIResult:
             "convention": self.conventions.as_dict(), "reported_F": selected_key(self.conventions),
             "n_atoms": h.n_atoms, "n_trans": h.n_trans, "mass": h.mass,
             "volume_per_atom": h.volume_box / h.n_atoms, "volume_box": h.volume_box,
-            "E0": h.e0, "n_modes": h.n_modes, "omega_bar": float(np.mean(h.omega)),
+            "E0": h.E0, "n_modes": h.n_modes, "omega_bar": float(np.mean(h.omega)),
             "kappa_default": h.einstein_constant(), "settings": self.settings,
             "units": {"F": "eV/atom", "T": "K", "volume": "Å³", "omega": "eV/Å²",
                       "kappa": "eV/Å²", "cpu_seconds": "s"},
@@ -260,7 +261,7 @@ class CurveResult:
     potential: dict
     method: str
     conventions: Conventions
-    harmonic: HarmonicModel = field(repr=False)
+    harmonic: HarmonicReference = field(repr=False)
     anchor: TemperaturePoint
     temperatures: np.ndarray
     F_com_fixed: np.ndarray
@@ -289,7 +290,7 @@ class CurveResult:
                 "method": f"{self.method} anchor + Gibbs–Helmholtz",
                 "convention": self.conventions.as_dict(),
                 "reported_F": selected_key(self.conventions), "n_atoms": self.harmonic.n_atoms,
-                "n_trans": self.harmonic.n_trans, "E0": self.harmonic.e0,
+                "n_trans": self.harmonic.n_trans, "E0": self.harmonic.E0,
                 "anchor": self.anchor.to_dict(), "temperatures": rows,
                 "warnings": self.warnings,
                 "units": {"F": "eV/atom", "T": "K", "cpu_seconds": "s"}}

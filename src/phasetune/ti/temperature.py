@@ -18,13 +18,13 @@ import numpy as np
 
 from ..constants import KB
 from ..errors import PhasetuneError
+from ..model import HarmonicReference
 from .basin import BasinGuard
-from .harmonic_model import HarmonicModel
 from .md import U_HARMONIC, U_THETA, CoupledMD, lammps_seed
 from .stats import blocking_error, summarize_series
 
 
-def sample_segment(md: CoupledMD, harmonic: HarmonicModel, lam: float, equilibration: int,
+def sample_segment(md: CoupledMD, harmonic: HarmonicReference, lam: float, equilibration: int,
                    production: int, rng: np.random.Generator, guard: BasinGuard | None,
                    progress: Callable[[int], None] | None,
                    extra: tuple[str, ...] = ()) -> tuple[np.ndarray, dict]:
@@ -49,7 +49,7 @@ def sample_segment(md: CoupledMD, harmonic: HarmonicModel, lam: float, equilibra
     return records, quench
 
 
-def sample_energy(md: CoupledMD, harmonic: HarmonicModel, equilibration: int, production: int,
+def sample_energy(md: CoupledMD, harmonic: HarmonicReference, equilibration: int, production: int,
                   rng: np.random.Generator, guard: BasinGuard | None,
                   progress: Callable[[int], None] | None = None) -> dict:
     """The physical ensemble (λ = 1): ⟨U_θ⟩/N and, if recorded, ⟨D⟩, with block errors.
@@ -64,8 +64,8 @@ def sample_energy(md: CoupledMD, harmonic: HarmonicModel, equilibration: int, pr
                                  progress, tuple(md.descriptor_variables))
     u = summarize_series(rec[:, 1] / n)
     du = summarize_series((rec[:, 1] - rec[:, 2]) / n)
-    half_r_kt = 0.5 * harmonic.modes_per_atom * KB * md.temperature
-    out = {"U": u.mean, "U_error": u.error, "U_anharmonic": u.mean - harmonic.e0 - half_r_kt,
+    half_r_kt = 0.5 * harmonic.modes_per_atom() * KB * md.temperature
+    out = {"U": u.mean, "U_error": u.error, "U_anharmonic": u.mean - harmonic.E0 - half_r_kt,
            "E": u.mean + half_r_kt, "du": du.mean, "du_error": du.error,
            "series": u.to_dict(), "quench": quench}
     if md.descriptor_variables:
@@ -77,7 +77,7 @@ def sample_energy(md: CoupledMD, harmonic: HarmonicModel, equilibration: int, pr
 
 def gibbs_helmholtz(temperatures: np.ndarray, u_anharmonic: np.ndarray,
                     u_error: np.ndarray, anchor_index: int, f_anchor: float,
-                    f_anchor_error: float, harmonic: HarmonicModel,
+                    f_anchor_error: float, harmonic: HarmonicReference,
                     r: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """F(T) at every temperature from one anchor by Gibbs–Helmholtz integration (module doc).
 

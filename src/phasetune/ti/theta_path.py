@@ -32,11 +32,11 @@ from ase import Atoms
 from ..constants import KB
 from ..errors import PhasetuneError
 from ..harmonic.reference import describe
+from ..model import HarmonicReference
 from ..potentials.linear import LinearPotential
-from .api import ReferenceLike, _check_temperatures, harmonic_reference
+from .api import _check_temperatures, harmonic_reference
 from .basin import BasinGuard
 from .checkpoint import Checkpoint
-from .harmonic_model import HarmonicModel
 from .md import U_THETA, CoupledMD, MDSettings, lammps_seed
 from .result import RepeatRecord
 from .stats import blocking_error, summarize_series
@@ -108,7 +108,7 @@ def _projections(series: np.ndarray, deltas: np.ndarray) -> list[dict]:
     return out
 
 
-def _end_run(md: CoupledMD, harmonic: HarmonicModel, settings: ThetaPathSettings,
+def _end_run(md: CoupledMD, harmonic: HarmonicReference, settings: ThetaPathSettings,
              rng: np.random.Generator, guard: BasinGuard | None,
              progress: Callable[[int], None] | None) -> tuple[np.ndarray, bool]:
     """One NVT run from a harmonic draw; returns the equilibrated D series (n, N_b)."""
@@ -139,7 +139,7 @@ def theta_path(
     atoms: Atoms, potential: LinearPotential, thetas: np.ndarray,
     temperatures: Sequence[float] | float, repeats: int = 2, seed: int = 0,
     checkpoint: str | None = None, progress: bool = True, *,
-    reference: ReferenceLike = None, md_settings: MDSettings | None = None,
+    reference: HarmonicReference | None = None, md_settings: MDSettings | None = None,
     settings: ThetaPathSettings | None = None, basin: bool = True,
 ) -> ThetaPathResult:
     """F(θ_m) − F(θ0) per atom by θ-integration (module doc), θ0 = ``potential.theta``.
@@ -154,7 +154,7 @@ def theta_path(
         seed: base seed; repeat seeds derive from (seed, T, repeat).
         checkpoint: JSON file of finished repeats (resumable), or None.
         reference: the harmonic reference whose draws start each run (default: the Hessian of
-            the potential), e.g. the D-DOS campaign's Reference.
+            the potential), e.g. the D-DOS campaign's HarmonicReference.
         basin: stop with :class:`~phasetune.ti.basin.CrystalLeftBasinError` on melting.
 
     Returns:

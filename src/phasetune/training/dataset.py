@@ -12,10 +12,10 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from ..archive.model import Reference
 from ..engine.calculators import ForceEvaluator
 from ..engine.session import Engine
 from ..errors import PhasetuneError
+from ..model import HarmonicReference
 from ..potentials.linear import LinearPotential, PairPotential
 
 
@@ -41,7 +41,7 @@ def read_training_set(path: str | Path) -> list[Atoms]:
     return frames
 
 
-def reference_structures(references: list[Reference], element: str) -> list[Atoms]:
+def reference_structures(references: list[HarmonicReference], element: str) -> list[Atoms]:
     """The sampled lattices X0 of an archive as ASE Atoms (for generating training frames)."""
     out = []
     for ref in references:
@@ -53,7 +53,7 @@ def reference_structures(references: list[Reference], element: str) -> list[Atom
     return out
 
 
-def training_frames(path: str | Path | None, references: list[Reference],
+def training_frames(path: str | Path | None, references: list[HarmonicReference],
                     labeller: PairPotential | LinearPotential, element: str,
                     n_per_structure: int) -> list[Atoms]:
     """Frames read from ``path`` (extxyz), or generated around the sampled lattices and

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from ..jsonutil import to_jsonable
+from ..phases.transitions import transitions
 from .targets import TransitionTarget
 
 
 def build_report(spec, estimators, potential, tuned, targets, result, design, grid) -> dict:
-    from .run import transition_before_after
 
     beta0 = potential.beta0()
     rows = []
@@ -68,9 +68,9 @@ def write_outputs(directory: Path, tuned, report: dict, result, targets) -> dict
 
 
 def plot_trajectory(result, targets, path: Path) -> Path:
-    from ..plots import _pyplot
+    from ..plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=120)
     it = np.arange(len(result.steps))
     res = np.array([s.residuals for s in result.steps]) * 1e3
@@ -88,3 +88,11 @@ def plot_trajectory(result, targets, path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def transition_before_after(estimators, low: str, high: str, theta0, theta, grid, beta0):
+    """T_c (or bound) between two phases before and after tuning."""
+    pair = (estimators[low], estimators[high])
+    before = transitions(*pair, theta0, grid, (low, high), beta0)
+    after = transitions(*pair, theta, grid, (low, high), beta0)
+    return [t.to_dict() for t in before], [t.to_dict() for t in after]

@@ -11,12 +11,12 @@ from ..conventions import Conventions
 from ..errors import PhasetuneError
 from ..estimator.ddos import DDOSEstimator
 from ..estimator.store import check_potential, load_phase_estimators
-from ..phases.transitions import transitions
 from ..potentials.linear import LinearPotential
 from ..potentials.registry import load_potential
 from ..training.dataset import training_frames
 from ..training.design import DesignMatrix, design_matrix
 from .optimizer import TuneResult, fine_tune
+from .report import build_report, write_outputs
 from .spec import TuneSpec
 from .targets import DeltaFTarget, transition_target
 
@@ -76,7 +76,6 @@ def metric_from(spec: TuneSpec, design: DesignMatrix | None, n: int) -> np.ndarr
 
 def run_tune(spec: TuneSpec, t_grid: np.ndarray | None = None) -> TuneOutcome:
     """Tune, write the potential, and assemble the report (see :mod:`.report`)."""
-    from .report import build_report, write_outputs
 
     potential = load_potential(spec.potential)
     if not isinstance(potential, LinearPotential):
@@ -101,11 +100,3 @@ def run_tune(spec: TuneSpec, t_grid: np.ndarray | None = None) -> TuneOutcome:
     report = build_report(spec, estimators, potential, tuned, targets, result, design, grid)
     files = write_outputs(spec.output, tuned, report, result, targets)
     return TuneOutcome(result, potential, tuned, targets, report, files)
-
-
-def transition_before_after(estimators, low: str, high: str, theta0, theta, grid, beta0):
-    """T_c (or bound) between two phases before and after tuning."""
-    pair = (estimators[low], estimators[high])
-    before = transitions(*pair, theta0, grid, (low, high), beta0)
-    after = transitions(*pair, theta, grid, (low, high), beta0)
-    return [t.to_dict() for t in before], [t.to_dict() for t in after]

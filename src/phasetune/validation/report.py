@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots import _pyplot
+from ..plots import pyplot
 from .compare import ABS_TARGET, DIFF_TARGET
 
 
@@ -76,7 +76,7 @@ def markdown_tables(report) -> str:
 def plot_validation(report, path: str | Path) -> Path:
     """Deviations F_DDOS − F_TI (meV/atom) against T with combined 1σ bars: one panel per phase
     and one for ΔF; open symbols where the estimator is not solved; the target bands shaded."""
-    plt = _pyplot()
+    plt = pyplot()
     c = report.comparison
     groups = {}
     for r in c.rows:

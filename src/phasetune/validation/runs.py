@@ -21,8 +21,9 @@ from ..conventions import Conventions
 from ..errors import PhasetuneError
 from ..jsonutil import to_jsonable
 from ..potentials.linear import LinearPotential
+from ..structures.crystals import reference_atoms
 from ..ti import thermodynamic_integration
-from ..ti.api import _round_up, atoms_from_reference
+from ..ti.api import round_up
 from ..ti.md import MDSettings
 from ..ti.theta_path import ThetaPathSettings, theta_path
 
@@ -97,7 +98,7 @@ def ti_for_phase(archive: str | Path, phase: str, potential: LinearPotential,
         return None
     pv = read_archive(archive).get(phase)
     element = potential.elements[0]
-    atoms = atoms_from_reference(pv.reference, element)
+    atoms = reference_atoms(pv.reference, element)
     theta0 = thetas[0]
     base = potential.with_theta(theta0, name=potential.name) \
         if not np.array_equal(theta0, potential.theta) else potential
@@ -117,8 +118,8 @@ def ti_for_phase(archive: str | Path, phase: str, potential: LinearPotential,
         path = theta_path(atoms, base, thetas[1:], [temperature], repeats=settings.repeats,
                           seed=TI_SEED, checkpoint=str(out / f"{stem}_{models}_theta.ckpt.json"),
                           progress=progress, reference=pv.reference,
-                          settings=ThetaPathSettings(_round_up(settings.theta_steps // 4, stride),
-                                                     _round_up(settings.theta_steps, stride)))
+                          settings=ThetaPathSettings(round_up(settings.theta_steps // 4, stride),
+                                                     round_up(settings.theta_steps, stride)))
         F += list(f0 + path.delta_F[0])
         sigma += list(np.hypot(s0, path.sigma[0]))
         result.update(theta_path=path.to_dict(), cpu_theta=float(path.cpu_seconds.sum()))

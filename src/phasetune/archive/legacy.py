@@ -6,7 +6,7 @@ reconstruction helpers) on top of the plain pickle types (numbers, strings, byte
 tuples); any other global is refused with an :class:`~phasetune.errors.ArchiveError` naming it.
 
 :func:`import_descriptordos` converts a legacy list of per-isosurface dicts into a
-:class:`~phasetune.archive.model.PhaseVolume`:
+:class:`~phasetune.model.PhaseVolume`:
 
 * **Shell labels.**  Legacy τ (harmonic energy U0·τ per atom) → α = ln τ + ln(2U0/ω̄) (§3).
 * **Shell statistics.**  count = ``calls``; exact mean ``D_mean`` and covariance ``D_var``; the
@@ -15,7 +15,7 @@ tuples); any other global is refused with an :class:`~phasetune.errors.ArchiveEr
   u-histograms.  There are no power sums, so score matching uses the histograms.  The legacy
   histograms dropped the samples outside their range (≈ ±2.5σ, ~1 % of samples): the importer keeps
   count = calls, which marks the data as truncated, and the fit adds the boundary term.
-* **Spectrum.**  Only ω̄ and ⟨ln ν⟩ are stored, not the eigenvalues.  The Reference gets a
+* **Spectrum.**  Only ω̄ and ⟨ln ν⟩ are stored, not the eigenvalues.  The HarmonicReference gets a
   *synthetic* spectrum of 3N − 3 modes, ω_l = ω̄ e^{c + σ g_l} with g_l the standard-normal
   quantiles at (l + ½)/n, and c, σ solved so that mean ω = ω̄ and mean ln(ω/ω̄) = ⟨ln ν⟩ exactly.
   The estimator uses only ω̄, ⟨ln ν⟩, n and m, so every free energy is unaffected; do not use the
@@ -46,10 +46,9 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtri
 
-from ..archive.frame import ZERO_VARIANCE
-from ..archive.model import N_POWERS, DescriptorInfo, PhaseVolume, Reference, ShellStats
 from ..errors import ArchiveError
-from ..scoring.moments import occupied_range
+from ..model import N_POWERS, DescriptorInfo, HarmonicReference, PhaseVolume, ShellStats
+from .frame import ZERO_VARIANCE, occupied_range
 
 ALLOWED_GLOBALS = frozenset({
     ("numpy", "ndarray"),
@@ -214,11 +213,11 @@ def import_descriptordos(path: str | Path, *, phase: str | None = None,
         if len(bispectrum_labels(sp.twojmax)) == n_d:
             labels = bispectrum_labels(sp.twojmax)
     guess = next((p for p in ("bcc", "fcc", "hcp", "a15") if p in path.name.lower()), "unknown")
-    ref = Reference(
+    ref = HarmonicReference(
         phase=phase or guess, n_atoms=n_atoms, mass=float(d0["mass"]),
         volume=float(d0["V_0"]) / n_atoms, cell=np.asarray(d0["C_0"], dtype=float),
         positions=np.asarray(d0["x_0"], dtype=float).reshape(n_atoms, 3),
-        n_trans=int(n_trans or n_atoms), D0=D0, E0_ref=float(d0["E_0"]),
+        n_trans=int(n_trans or n_atoms), D0=D0, E0=float(d0["E_0"]),
         omega=synthetic_spectrum(omega_bar, mean_log_nu, 3 * n_atoms - 3),
     )
     dropped = [int(d["calls"]) - int(np.asarray(d["cov_counts"]).sum(axis=1).min()) for d in data]
