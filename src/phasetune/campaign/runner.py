@@ -353,7 +353,7 @@ def _run_locked(spec: CampaignSpec, executor: str | Executor | None, workers: in
         for message in g.warnings:
             run.log.warning(message)
         for message in g.notes:
-            run.log.info("note: %s", message)
+            run.log.warning("note: %s", message)  # to the terminal too, unless quiet
     run.resume_spool()
     tasks = [t for g in run.groups for t in g.tasks(spec)]
     total = sum(s.n_chunks for g in run.groups for s in g.shells)
