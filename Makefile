@@ -20,13 +20,13 @@ demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python examples/demo.py --out $(OUT)
 	$(BIN)/phasetune sample examples/mo_bcc_a15.yaml --workers 2
 	$(BIN)/phasetune fit $(OUT)/mo_bcc_a15.h5
-	$(BIN)/phasetune predict $(OUT)/mo_bcc_a15.h5 --potential $(POT) -T 300 600 900 1200 \
+	$(BIN)/phasetune predict $(OUT)/mo_bcc_a15.h5 --potential $(POT) -T 300 600 900 1000 \
 		--plot $(OUT)/free_energy.png
-	$(BIN)/phasetune phases $(OUT)/mo_bcc_a15.h5 --potential $(POT) -T 300 1200 --points 10 \
+	$(BIN)/phasetune phases $(OUT)/mo_bcc_a15.h5 --potential $(POT) -T 300 1000 --points 8 \
 		--plot $(OUT)/phases.png
 	$(BIN)/phasetune tune examples/mo_tune.yaml
 	$(BIN)/phasetune phases $(OUT)/mo_bcc_a15.h5 --potential $(OUT)/tuned/Mo_Chen_PRM2017_tuned.snap \
-		-T 300 1200 --points 10 --plot $(OUT)/phases_tuned.png
+		-T 300 1000 --points 8 --plot $(OUT)/phases_tuned.png
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples scripts

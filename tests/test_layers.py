@@ -2,7 +2,7 @@
 
 Lowest first; a module may import from its own layer or any lower one, never from a higher one:
 
-    _version, constants, errors, cores, jsonutil, atomic, plots
+    _version, constants, errors, cores, jsonutil, atomic, plots, progress
     < conventions < model
     < engine, potentials, structures < harmonic
     < campaign, archive, scoring < estimator, ti, testsystems
@@ -21,7 +21,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "phasetune"
 
 LAYERS = [
-    {"_version", "constants", "errors", "cores", "jsonutil", "atomic", "plots"},
+    {"_version", "constants", "errors", "cores", "jsonutil", "atomic", "plots", "progress"},
     {"conventions"},
     {"model"},
     {"engine", "potentials", "structures"},

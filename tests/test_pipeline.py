@@ -60,6 +60,11 @@ def test_tune_then_posterior(archive, tmp_path):
     report = json.loads(result.output)
     assert report["converged"] and report["training"]["rmse_energy_after_eV_per_atom"] > 0
     snap = tmp_path / "tuned" / "Mo_t.snap"
+    provenance = report["provenance"]
+    assert provenance["source_potential"] == "lammps:Mo_Chen_PRM2017"
+    assert provenance["archives"] == [str(archive)] and len(provenance["source_sha256"]) == 64
+    header = (tmp_path / "tuned" / "Mo_t.snapcoeff").read_text().split("\n1 31\n")[0]
+    assert header.startswith("# Modified by phasetune") and provenance["source_sha256"] in header
     before = json.loads(run(["predict", archive, "--potential", "lammps:Mo_Chen_PRM2017", "-T",
                              "600", "--json"]).output)["phases"]
     after = json.loads(run(["predict", archive, "--potential", snap, "-T", "600",

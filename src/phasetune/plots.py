@@ -16,32 +16,47 @@ def pyplot():
     return plt
 
 
-def plot_free_energies(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]],
-                       path: str | Path, title: str = "", reference: str | None = None,
-                       ylabel: str = "F (eV/atom)") -> Path:
-    """F(T) curves with optional error bands.
+Curve = tuple[np.ndarray, np.ndarray, np.ndarray | None] | \
+    tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
+"""(T (K), F (eV/atom), σ_F (eV/atom) or None[, solved (bool) or None])."""
+
+UNSOLVED_SHADE = "0.88"
+
+
+def plot_free_energies(curves: dict[str, Curve], path: str | Path, title: str = "",
+                       reference: str | None = None, ylabel: str = "F (eV/atom)") -> Path:
+    """F(T) curves with optional error bands; unsolved points are drawn hollow and grey.
 
     Args:
-        curves: label → (T (K), F (eV/atom), σ_F or None).
+        curves: label → (T (K), F (eV/atom), σ_F or None[, solved mask or None]).  The line and
+            the band go through the solved points only; each unsolved point is a hollow grey
+            marker, named "<label>: not solved" in the legend.
         path: PNG file to write.
         title: figure title.
         reference: label of a curve subtracted from all others (plots ΔF) if given.
+        ylabel: y-axis label, with its unit.
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    base = curves[reference] if reference else None
-    for label, (t, f, err) in curves.items():
-        t, f = np.asarray(t), np.asarray(f)
+    base = curves[reference][:2] if reference else None
+    for label, curve in curves.items():
+        t, f, err = np.asarray(curve[0], float), np.asarray(curve[1], float), curve[2]
+        ok = np.ones(t.shape, bool) if len(curve) < 4 or curve[3] is None \
+            else np.asarray(curve[3], bool)
         y = f - np.interp(t, base[0], base[1]) if base is not None else f
-        (line,) = ax.plot(t, y, marker="o", ms=3, label=label)
+        (line,) = ax.plot(t, np.where(ok, y, np.nan), marker="o", ms=3, label=label)
         if err is not None:
-            ax.fill_between(t, y - err, y + err, color=line.get_color(), alpha=0.25)
+            e = np.where(ok, np.asarray(err, float), np.nan)
+            ax.fill_between(t, y - e, y + e, color=line.get_color(), alpha=0.25)
+        if not ok.all():
+            ax.plot(t[~ok], y[~ok], ls="none", marker="o", ms=5, mfc="none",
+                    mec=line.get_color(), alpha=0.6, label=f"{label}: not solved")
     ax.set_xlabel("T (K)")
     ax.set_ylabel(f"{ylabel} − {reference}" if reference else ylabel)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
@@ -54,8 +69,9 @@ def _shade_unsolved(ax, t: np.ndarray, unsolved: np.ndarray) -> None:
     if not unsolved.any():
         return
     half = 0.5 * (np.min(np.diff(t)) if t.size > 1 else 1.0)
-    for i in np.flatnonzero(unsolved):
-        ax.axvspan(t[i] - half, t[i] + half, color="0.88", lw=0, zorder=0)
+    for k, i in enumerate(np.flatnonzero(unsolved)):
+        ax.axvspan(t[i] - half, t[i] + half, color=UNSOLVED_SHADE, lw=0, zorder=0,
+                   label="not solved (some phase)" if k == 0 else None)
 
 
 def plot_phase_stability(comparison, path: str | Path, title: str = "",
@@ -74,7 +90,6 @@ def plot_phase_stability(comparison, path: str | Path, title: str = "",
         axes[0].plot(t, np.where(ok, f, np.nan), label=name)
     axes[0].set_xlabel("T (K)")
     axes[0].set_ylabel("F (eV/atom)")
-    axes[0].legend()
     for key, (d, sig, ok) in comparison.delta.items():
         d, sig = np.where(ok, d, np.nan), np.where(ok, sig, np.nan)
         (line,) = axes[1].plot(t, 1e3 * d, label=key)
@@ -85,18 +100,20 @@ def plot_phase_stability(comparison, path: str | Path, title: str = "",
     for items in comparison.transitions.values():
         for tr in items:
             if tr.kind == "root":
-                axes[1].axvline(tr.T_c, color="k", ls="--", lw=0.8)
+                axes[1].axvline(tr.T_c, color="k", ls="--", lw=0.8,
+                                label=f"$T_c$ ({tr.low}→{tr.high})")
     axes[1].axhline(0, color="k", lw=0.5)
     axes[1].set_xlabel("T (K)")
     axes[1].set_ylabel("ΔF (meV/atom)")
-    axes[1].legend()
+    for ax in axes[:2]:
+        ax.legend(fontsize=8)
     if ensemble:
         for key, ens in ensemble.items():
             vals = ens.T_c[ens.solved]
             if vals.size:
                 axes[2].hist(vals, bins=40, alpha=0.6, label=key)
-        axes[2].set_xlabel("T_c (K)")
-        axes[2].set_ylabel("models")
+        axes[2].set_xlabel("$T_c$ (K)")
+        axes[2].set_ylabel("models (count)")
         axes[2].legend()
     if title:
         fig.suptitle(title)
@@ -113,7 +130,7 @@ def plot_transition_draws(t_c: np.ndarray, path: str | Path, label: str) -> Path
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
     ax.hist(np.asarray(t_c, dtype=float), bins=40)
     ax.set_xlabel(label)
-    ax.set_ylabel("posterior draws")
+    ax.set_ylabel("posterior draws (count)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -310,8 +310,8 @@ def read_archive(
                 raise ArchiveError(
                     f"{path}: {len(bad)} corrupted object(s): {', '.join(bad)}. "
                     f"Recoverable: {_damage_report(f, bad)}",
-                    "read_archive(path, salvage=True) (`phasetune info --salvage`) loads the "
-                    "intact shells; re-sample the lost ones or restore a backup",
+                    "`phasetune info --salvage ARCHIVE` (API: read_archive(path, salvage=True)) "
+                    "loads the intact shells; re-sample the lost ones or restore a backup",
                 )
             if bad:
                 report = {"dropped": bad, "report": _damage_report(f, bad)}

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..conventions import Conventions
 from ..errors import ArchiveError
+from ..jsonutil import to_jsonable
 from ..model import HarmonicReference, PhaseVolume, ShellStats
 from .frame import residual_correlation
 from .schema import (
@@ -104,12 +105,6 @@ def merge_archives(a: Archive, b: Archive) -> Archive:
     return Archive(meta, volumes)
 
 
-def _num(x: float) -> float | None:
-    """JSON-safe float: NaN/±inf → None."""
-    x = float(x)
-    return x if np.isfinite(x) else None
-
-
 def _nbytes(pv: PhaseVolume) -> int:
     objs = [pv.reference, *pv.shells]
     return int(
@@ -132,10 +127,10 @@ def _shell_summary(s: ShellStats, reference: HarmonicReference,
         "n_batches": len(s.batch_ids),
         "underflow": int(np.sum(s.hist_under)),
         "overflow": int(np.sum(s.hist_over)),
-        "u_min": _num(np.min(s.u_min, initial=np.inf)),
-        "u_max": _num(np.max(s.u_max, initial=-np.inf)),
-        "energy_mean": _num(s.energy_mean),
-        "energy_std": _num(np.sqrt(s.energy_var)) if np.isfinite(s.energy_var) else None,
+        "u_min": to_jsonable(float(np.min(s.u_min, initial=np.inf))),
+        "u_max": to_jsonable(float(np.max(s.u_max, initial=-np.inf))),
+        "energy_mean": to_jsonable(float(s.energy_mean)),
+        "energy_std": to_jsonable(float(np.sqrt(s.energy_var))),
         "max_frame_correlation": residual_correlation(s),
         "raw": s.raw is not None,
     }

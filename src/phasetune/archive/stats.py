@@ -183,8 +183,8 @@ def merge(a: ShellStats, b: ShellStats) -> ShellStats:
         raise ArchiveError(
             f"shell α={a.alpha:g}: the two archives use different frames (μ_f, R_f, σ_f or "
             "histogram edges), so their power sums and histograms are not comparable",
-            "sample the second archive with ShellAccumulator.with_frame(first shell), or "
-            "re-frame both from raw descriptors",
+            "archives sampled separately cannot be merged shell by shell; extend the first "
+            "one instead (run `phasetune sample` again on it with more samples per isosurface)",
         )
     common = np.intersect1d(a.batch_ids, b.batch_ids)
     if common.size:

@@ -36,6 +36,7 @@ from ..engine.mpi import require_lammps
 from ..errors import ArchiveError, PhasetuneError
 from . import spool
 from .executors import ExecutorFactory, worker_count
+from .lock import campaign_lock
 from .progress import CampaignProgress, campaign_logger
 from .spec import GRID_CONVENTIONS, CampaignSpec, reference_potential
 from .spec import descriptor_spec as campaign_descriptors
@@ -321,7 +322,16 @@ def run_campaign(spec: CampaignSpec, executor: str | Executor | None = None,
     Raises:
         KeyboardInterrupt: after committing everything finished (re-run to resume).
         ArchiveError: the archive is corrupted, or holds another campaign.
+        CampaignLockedError: another process is running a campaign into the same archive (the
+            lock ``<archive>.lock`` is held for the whole run; see :mod:`.lock`).
     """
+    with campaign_lock(spec.archive_path):
+        return _run_locked(spec, executor, workers, scheduler, quiet, progress)
+
+
+def _run_locked(spec: CampaignSpec, executor: str | Executor | None, workers: int | None,
+                scheduler: str | None, quiet: bool, progress: bool) -> CampaignResult:
+    """:func:`run_campaign` while holding the campaign lock."""
     given = executor if isinstance(executor, Executor) else None
     kind = executor if isinstance(executor, str) else spec.executor.kind
     factory = ExecutorFactory(kind, workers or spec.executor.workers,
@@ -343,7 +353,7 @@ def run_campaign(spec: CampaignSpec, executor: str | Executor | None = None,
         for message in g.warnings:
             run.log.warning(message)
         for message in g.notes:
-            run.log.info("note: %s", message)
+            run.log.warning("note: %s", message)  # to the terminal too, unless quiet
     run.resume_spool()
     tasks = [t for g in run.groups for t in g.tasks(spec)]
     total = sum(s.n_chunks for g in run.groups for s in g.shells)

@@ -375,7 +375,36 @@ def check_potentials(spec: CampaignSpec, source: str = "campaign") -> None:
             if elements and phase.element not in elements:
                 raise ConfigError(
                     f"{source}: phases[{i}].element: {phase.element} is not covered by "
-                    f"{what} (elements {', '.join(elements)})")
+                    f"{what} (elements {', '.join(elements)})",
+                    f"set phases[{i}].element to one of {', '.join(elements)}, or use a "
+                    "potential for this element")
+    cutoff = ref.cutoff or desc.cutoff
+    for i, phase in enumerate(spec.phases):
+        check_phase_cells(phase, cutoff, f"{source}: phases[{i}]")
+
+
+def check_phase_cells(phase: PhaseSpec, cutoff: float, where: str) -> None:
+    """Every volume's supercell must be wider than ``cutoff`` (Å, the reference's interaction
+    range) in every direction; the error's fix is the ``cells:`` value to write in the YAML."""
+    from ..structures.crystals import crystal, minimum_cells, perpendicular_widths
+
+    for kwargs in phase.crystal_kwargs():
+        try:
+            atoms = crystal(phase.structure, phase.element, **kwargs)
+        except PhasetuneError as exc:
+            raise ConfigError(f"{where}: {exc.message}", exc.hint) from None
+        widths = perpendicular_widths(atoms.cell)
+        if np.all(widths > cutoff):
+            continue
+        need = minimum_cells(atoms, cutoff)
+        value = kwargs.get("volume", kwargs.get("lattice_constant"))
+        raise ConfigError(
+            f"{where}.cells: {list(phase.cells)} is too small at {value:g} "
+            f"{'Å³/atom' if 'volume' in kwargs else 'Å'}: cell widths "
+            f"{np.round(widths, 3).tolist()} Å, but the reference potential's cutoff is "
+            f"{cutoff:.3f} Å (an atom would see its own periodic image)",
+            f"set cells: {list(need)} for phase {phase.name}" if need else
+            "use more cells")
 
 
 # -- isosurface grid ------------------------------------------------------------------------------

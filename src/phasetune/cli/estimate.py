@@ -132,7 +132,8 @@ def predict_command(archive, potential, theta_file, temperatures, phases, modes,
     if plot:
         from ..plots import plot_free_energies
 
-        plot_free_energies({n: (t, p.F_total[:, 0], p.sigma_F[:, 0]) for n, p in preds.items()},
+        plot_free_energies({n: (t, p.F_total[:, 0], p.sigma_F[:, 0], p.solved[:, 0])
+                            for n, p in preds.items()},
                            plot, title=f"D-DOS free energy, {pot.name}")
     if as_json:
         emit_json({"archive": archive, "potential": pot.name, "n_models": len(thetas),

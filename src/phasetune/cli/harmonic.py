@@ -6,6 +6,7 @@ import click
 
 from ..conventions import Conventions
 from ..harmonic.analysis import harmonic_analysis
+from ..progress import is_terminal, progress_bar
 from .common import emit_json, handle_errors
 from .options import (
     build_structure,
@@ -28,15 +29,19 @@ from .options import (
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Write F(T) to this PNG.")
+@click.option("--quiet", is_flag=True, help="No progress bar for the Hessian.")
 @handle_errors
 def command(structure, structure_file, element, volume, lattice_constant, cells, mass,
-            potential, temperatures, modes, step, no_cache, as_json, plot) -> None:
+            potential, temperatures, modes, step, no_cache, as_json, plot, quiet) -> None:
     """Relax a crystal, compute its Hessian and print F_harmonic(T) and E0 per atom."""
     pot = resolve_potential(potential, element)
     atoms = build_structure(pot, structure, structure_file, element, volume, lattice_constant,
                             cells, mass)
-    result = harmonic_analysis(atoms, pot, temperatures, Conventions(modes=modes), step=step,
-                               use_cache=not no_cache)
+    # a bar on a terminal (the Hessian of 100+ atoms takes tens of seconds), else nothing
+    show = "off" if quiet or as_json or not is_terminal() else "bar"
+    with progress_bar(3 * len(atoms), "Hessian", show, unit="coordinate") as bar:
+        result = harmonic_analysis(atoms, pot, temperatures, Conventions(modes=modes),
+                                   step=step, use_cache=not no_cache, progress=bar.update)
     if plot:
         from ..plots import plot_free_energies
 

@@ -12,6 +12,7 @@ import importlib
 import click
 
 from .._version import __version__
+from .common import PhasetuneGroup
 
 COMMAND_MODULES = [
     "phasetune.cli.doctor",
@@ -27,7 +28,8 @@ COMMAND_MODULES = [
 ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("phasetune", cls=PhasetuneGroup,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="phasetune")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 def cli(debug: bool) -> None:
@@ -41,4 +43,4 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    cli()
+    cli(prog_name="phasetune")

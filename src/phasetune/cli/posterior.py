@@ -65,7 +65,7 @@ def command(archives, potential, training, n_generate, label_potential, at_tempe
     if plot:
         from ..plots import plot_transition_draws
 
-        plot_transition_draws(ens.T_c[ens.solved], plot, f"T_c({low}→{high}) (K)")
+        plot_transition_draws(ens.T_c[ens.solved], plot, f"$T_c$ ({low}→{high}) (K)")
     if as_json:
         emit_json(payload)
         return

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from ..conventions import Conventions
+from ..progress import resolve_mode
 from .common import emit_json, handle_errors
 from .options import (
     build_structure,
@@ -77,7 +76,8 @@ def _print_curve(curve, modes: str) -> None:
               help="TI only at the lowest temperature; F at the others by Gibbs–Helmholtz "
                    "integration of ⟨U⟩(T) from NVT MD (give a dense -T grid).")
 @click.option("--progress/--no-progress", default=None,
-              help="Progress bar on stderr (default: when stderr is a terminal).")
+              help="Progress on stderr (default: a bar on a terminal, else a line every 10 % "
+                   "or 30 s).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Write F(T) with error bands to this PNG.")
@@ -94,7 +94,7 @@ def command(structure, structure_file, element, volume, lattice_constant, cells,
     atoms = build_structure(pot, structure, structure_file, element, volume, lattice_constant,
                             cells, mass)
     conventions = Conventions(modes=modes)
-    show = sys.stderr.isatty() if progress is None else progress
+    show = resolve_mode(progress)  # a bar on a terminal, one-line reports in a log
     kwargs = dict(method=method, repeats=repeats, conventions=conventions, steps=steps,
                   seed=seed, checkpoint=checkpoint, progress=show,
                   lambda_settings=LambdaSettings(n_nodes=nodes),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
 from ..potentials.linear import LinearPotential
+from ..progress import resolve_mode
 from .common import emit_json, handle_errors
 from .options import potential_option, resolve_potential, temperature_option
 
@@ -41,7 +41,8 @@ from .options import potential_option, resolve_potential, temperature_option
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write the full report as JSON to this file.")
 @click.option("--progress/--no-progress", default=None,
-              help="Progress bars on stderr (default: when stderr is a terminal).")
+              help="Progress on stderr (default: bars on a terminal, else a line every 10 % "
+                   "or 30 s).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
 def command(archive, potential, temperatures, n_thetas, scale, seed, extra, phases, repeats,
@@ -66,7 +67,7 @@ def command(archive, potential, temperatures, n_thetas, scale, seed, extra, phas
             raise PhasetuneError(f"--extra {item!r} is not NAME=FILE[@T,…]")
         theta = resolve_potential(path).theta
         extras[name] = (theta, [float(t) for t in temps.split(",")] if temps else None)
-    show = sys.stderr.isatty() if progress is None else progress
+    show = resolve_mode(progress)  # a bar on a terminal, one-line reports in a log
     report = validate(archive, pot, temperatures, n_thetas=n_thetas, scale=scale, seed=seed,
                       out=out, settings=TISettings(repeats, steps, theta_steps),
                       phases=list(phases) or None, extra=extras, progress=show)

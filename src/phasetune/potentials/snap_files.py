@@ -75,6 +75,17 @@ def _content_lines(path: Path) -> list[tuple[int, str]]:
     return out
 
 
+def _require_finite(value: float, where: str) -> None:
+    """Raise :class:`PotentialError` if ``value`` is NaN or ±inf (``where`` names file, line and
+    coefficient)."""
+    if not np.isfinite(value):
+        raise PotentialError(
+            f"{where} is {value} (not a finite number)",
+            "replace it with the fitted value; a NaN or inf usually comes from a failed fit "
+            "or an interrupted write",
+        )
+
+
 def _header_comments(path: Path) -> list[str]:
     comments = []
     for raw in path.read_text().splitlines():
@@ -137,6 +148,7 @@ class SnapParams:
                 raise PotentialError(
                     f"{path}:{number}: value of {key} is not a number: {value!r}"
                 ) from exc
+            _require_finite(values[key], f"{path}:{number}: {key}")
             seen.add(key)
         missing = [k for k in _REQUIRED if k not in seen]
         if missing:
@@ -223,7 +235,13 @@ class SnapCoeff:
                 radius, weight = float(words[1]), float(words[2])
             except ValueError as exc:
                 raise PotentialError(f"{path}:{number}: non-numeric radius/weight") from exc
+            for what, value in (("radius", radius), ("weight", weight)):
+                _require_finite(value, f"{path}:{number}: {what} of element {words[0]}")
             coeffs = [numbers(idx + 1 + k, 1, (float,))[0] for k in range(n_coeff)]
+            for k, value in enumerate(coeffs):
+                what = "β0 (coefficient 0, the constant)" if k == 0 else f"coefficient {k}"
+                _require_finite(value, f"{path}:{lines[idx + 1 + k][0]}: {what} of element "
+                                       f"{words[0]}")
             elements.append(SnapElement(words[0], radius, weight, np.array(coeffs)))
             idx += 1 + n_coeff
         return cls(elements=elements, comments=_header_comments(path))

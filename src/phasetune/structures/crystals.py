@@ -155,6 +155,19 @@ def perpendicular_widths(cell: np.ndarray) -> np.ndarray:
                      for i in range(3)])
 
 
+def minimum_cells(atoms: Atoms, cutoff: float) -> tuple[int, int, int] | None:
+    """The smallest supercell repetitions (n1, n2, n3), at least the current ones, whose
+    perpendicular widths all exceed ``cutoff`` (Å); None when ``atoms`` is not a prototype
+    built by :func:`crystal` (no ``info['cells']``)."""
+    reps = atoms.info.get("cells")
+    if atoms.info.get("structure") not in STRUCTURES or reps is None:
+        return None
+    reps = np.array(reps)
+    unit_w = perpendicular_widths(atoms.cell) / reps
+    need = np.maximum(reps, np.floor(cutoff / unit_w) + 1).astype(int)
+    return tuple(int(n) for n in need)  # type: ignore[return-value]
+
+
 def check_cell_size(atoms: Atoms, cutoff: float) -> None:
     """Require every perpendicular width > cutoff, so no atom lies within the cutoff of its own
     periodic image (a displaced atom would otherwise drag its own neighbours along, corrupting
@@ -162,14 +175,9 @@ def check_cell_size(atoms: Atoms, cutoff: float) -> None:
     widths = perpendicular_widths(atoms.cell)
     if np.all(widths > cutoff):
         return
-    reps = atoms.info.get("cells")
-    hint = "use a larger supercell"
-    structure = atoms.info.get("structure")
-    if structure in STRUCTURES and reps is not None:
-        reps = np.array(reps)
-        unit_w = widths / reps
-        need = np.maximum(reps, np.floor(cutoff / unit_w) + 1).astype(int)
-        hint = f"use at least --cells {' '.join(map(str, need))}"
+    need = minimum_cells(atoms, cutoff)
+    hint = f"use at least --cells {' '.join(map(str, need))}" if need else \
+        "use a larger supercell"
     raise StructureError(
         f"cell too small for the cutoff: widths {np.round(widths, 3).tolist()} Å, but the "
         f"potential's cutoff is {cutoff:.3f} Å (an atom would see its own image)", hint)

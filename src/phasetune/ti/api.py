@@ -92,7 +92,7 @@ class _Run:
     basin: bool
     seed: int
     checkpoint: Checkpoint
-    progress: bool
+    progress: bool | str
 
     def steps(self, method: str) -> int:
         if method == "lambda":
@@ -105,10 +105,9 @@ class _Run:
         """Run every (T, repeat) not yet in the checkpoint, storing each as it finishes."""
         todo = [(float(t), k) for t in temperatures for k in range(repeats)
                 if self.checkpoint.get(method, t, k) is None]
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
-        with tqdm(total=len(todo) * self.steps(method), unit="step", disable=not self.progress,
-                  desc=f"TI {method}", leave=False) as bar:
+        with progress_bar(len(todo) * self.steps(method), f"TI {method}", self.progress) as bar:
             for t, k in todo:
                 self.checkpoint.put(self._repeat(method, t, k, bar.update))
 
@@ -148,7 +147,8 @@ class _Run:
 
 def _prepare(atoms: Atoms, potential: LinearPotential | PairPotential | HarmonicReference,
              workdir: str, reference: HarmonicReference | None, steps: int | None, seed: int,
-             checkpoint: str | Path | None, progress: bool, md_settings: MDSettings | None,
+             checkpoint: str | Path | None, progress: bool | str,
+             md_settings: MDSettings | None,
              lambda_settings: LambdaSettings | None, fl_settings: FrenkelLaddSettings | None,
              basin: bool) -> _Run:
     """Resolve the target, the harmonic reference, the settings and the checkpoint."""
@@ -233,7 +233,7 @@ def thermodynamic_integration(
     atoms: Atoms, potential: LinearPotential | PairPotential | HarmonicReference,
     temperatures: Sequence[float] | float, method: str = "lambda", repeats: int = 3,
     conventions: Conventions | None = None, steps: int | None = None, seed: int = 0,
-    checkpoint: str | Path | None = None, progress: bool = True, *,
+    checkpoint: str | Path | None = None, progress: bool | str = True, *,
     reference: HarmonicReference | None = None, md_settings: MDSettings | None = None,
     lambda_settings: LambdaSettings | None = None,
     fl_settings: FrenkelLaddSettings | None = None, basin: bool = True,
@@ -252,7 +252,8 @@ def thermodynamic_integration(
             is a quarter of it.  None: the defaults of the settings.
         seed: base seed; repeat seeds derive from (seed, method, T, repeat).
         checkpoint: JSON file of finished repeats (resumable), or None.
-        progress: show a progress bar.
+        progress: True: a progress bar on stderr; ``"lines"``: a one-line report on stderr
+            every 10 % or 30 s (for logs); False: nothing.
         reference: the harmonic reference (default: the target's own Hessian at its relaxed
             lattice; pass the D-DOS campaign's HarmonicReference to use the same Hessian).
         md_settings, lambda_settings, fl_settings: detailed settings.
@@ -286,7 +287,8 @@ def free_energy_curve(
     atoms: Atoms, potential: LinearPotential | PairPotential | HarmonicReference,
     temperatures: Sequence[float], anchor: float | None = None, method: str = "lambda",
     repeats: int = 3, conventions: Conventions | None = None, steps: int | None = None,
-    seed: int = 0, checkpoint: str | Path | None = None, progress: bool = True, **kwargs,
+    seed: int = 0, checkpoint: str | Path | None = None, progress: bool | str = True,
+    **kwargs,
 ) -> CurveResult:
     """F(T) over a temperature grid from one TI anchor plus ⟨U⟩(T) by NVT MD (Gibbs–Helmholtz).
 

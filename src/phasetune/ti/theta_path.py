@@ -138,7 +138,7 @@ def _check_thetas(potential: LinearPotential, thetas: np.ndarray) -> np.ndarray:
 def theta_path(
     atoms: Atoms, potential: LinearPotential, thetas: np.ndarray,
     temperatures: Sequence[float] | float, repeats: int = 2, seed: int = 0,
-    checkpoint: str | None = None, progress: bool = True, *,
+    checkpoint: str | None = None, progress: bool | str = True, *,
     reference: HarmonicReference | None = None, md_settings: MDSettings | None = None,
     settings: ThetaPathSettings | None = None, basin: bool = True,
 ) -> ThetaPathResult:
@@ -153,6 +153,7 @@ def theta_path(
             their spread.
         seed: base seed; repeat seeds derive from (seed, T, repeat).
         checkpoint: JSON file of finished repeats (resumable), or None.
+        progress: True (bar), ``"lines"`` (one-line reports on stderr) or False.
         reference: the harmonic reference whose draws start each run (default: the Hessian of
             the potential), e.g. the D-DOS campaign's HarmonicReference.
         basin: stop with :class:`~phasetune.ti.basin.CrystalLeftBasinError` on melting.
@@ -184,10 +185,10 @@ def theta_path(
         store = Checkpoint(checkpoint, spec)
         todo = [(t, k) for t in temps for k in range(repeats) if store.get(METHOD, t, k) is None]
         per_run = settings.equilibration + settings.production
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
-        with tqdm(total=len(todo) * per_run * (1 + len(thetas)), unit="step",
-                  disable=not progress, desc="TI θ-path", leave=False) as bar:
+        with progress_bar(len(todo) * per_run * (1 + len(thetas)), "TI θ-path",
+                          progress) as bar:
             for t, k in todo:
                 entropy = [seed, 7, int(round(t * 1000)), k]
                 rng = np.random.default_rng(np.random.SeedSequence(entropy))

@@ -63,11 +63,24 @@ def write_outputs(directory: Path, tuned, report: dict, result, targets) -> dict
     files = dict(tuned.write(directory, tuned.name))
     files["report"] = directory / "report.json"
     files["report"].write_text(json.dumps(to_jsonable(report), indent=2, ensure_ascii=False))
-    files["plot"] = plot_trajectory(result, targets, directory / "trajectory.png")
+    files["plot"] = plot_trajectory(result, targets, directory / "trajectory.png",
+                                    report.get("regulariser", "gram"))
     return files
 
 
-def plot_trajectory(result, targets, path: Path) -> Path:
+DISTANCE_LABELS = {
+    "gram": r"$\Vert\theta-\theta_0\Vert_M$ (dimensionless, training σ units)",
+    "ridge": r"$\Vert\theta-\theta_0\Vert$ (eV per descriptor unit)",
+}
+"""y label of the distance panel per regulariser: with the Gram metric M = ΦᵀWΦ (rows weighted by
+1/σ_E, 1/σ_F) the distance counts changes of the training predictions in units of their σ; with
+the ridge metric M = I it is the Euclidean norm of Δθ."""
+
+
+def plot_trajectory(result, targets, path: Path, regulariser: str = "gram") -> Path:
+    """Residual of each target (meV/atom) and ‖θ − θ0‖_M against the (integer) iteration."""
+    from matplotlib.ticker import MaxNLocator
+
     from ..plots import pyplot
 
     plt = pyplot()
@@ -77,13 +90,14 @@ def plot_trajectory(result, targets, path: Path) -> Path:
     for j, t in enumerate(targets):
         ax1.plot(it, res[:, j], marker="o", label=t.describe())
     ax1.axhline(0, color="k", lw=0.5)
-    ax1.set_xlabel("iteration")
     ax1.set_ylabel("target residual (meV/atom)")
     ax1.legend(fontsize=7)
     dist = [s.distance for s in result.steps]
     ax2.plot(it, dist, marker="o")
-    ax2.set_xlabel("iteration")
-    ax2.set_ylabel("‖θ − θ0‖_M")
+    ax2.set_ylabel(DISTANCE_LABELS.get(regulariser, DISTANCE_LABELS["gram"]))
+    for ax in (ax1, ax2):
+        ax.set_xlabel("iteration")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

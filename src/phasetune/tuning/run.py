@@ -16,6 +16,7 @@ from ..potentials.registry import load_potential
 from ..training.dataset import training_frames
 from ..training.design import DesignMatrix, design_matrix
 from .optimizer import TuneResult, fine_tune
+from .provenance import tune_provenance, with_provenance
 from .report import build_report, write_outputs
 from .spec import TuneSpec
 from .targets import DeltaFTarget, transition_target
@@ -96,7 +97,11 @@ def run_tune(spec: TuneSpec, t_grid: np.ndarray | None = None) -> TuneOutcome:
                        trust_radius=spec.trust_radius or np.inf, max_iter=spec.max_iter,
                        beta0=beta0)
     tuned = potential.with_theta(result.theta, name=spec.name or f"{potential.name}_tuned")
+    provenance = tune_provenance(spec.potential, potential, spec.archives, targets,
+                                 spec.regulariser.kind, result.relative_change, result.converged)
+    tuned = with_provenance(tuned, provenance)
     grid = t_grid if t_grid is not None else np.arange(100.0, 4001.0, 50.0)
     report = build_report(spec, estimators, potential, tuned, targets, result, design, grid)
+    report["provenance"] = provenance
     files = write_outputs(spec.output, tuned, report, result, targets)
     return TuneOutcome(result, potential, tuned, targets, report, files)
