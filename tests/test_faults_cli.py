@@ -59,6 +59,9 @@ def test_usage_errors_and_unexpected_errors_follow_the_same_format(monkeypatch):
     assert usage.exit_code == 2
     payload = json.loads(usage.stdout)
     assert payload["type"] == "MissingParameter" and "phasetune predict --help" in payload["hint"]
+    early = run(["--bogus", "harmonic", "--json"])  # before the verb
+    assert early.exit_code == 2 and json.loads(early.stdout)["type"] == "NoSuchOption"
+    assert run(["harmonic", "--help"]).exit_code == 0
 
     def broken(*args, **kwargs):
         raise ValueError("boom\nsecond line")

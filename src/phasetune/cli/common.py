@@ -96,7 +96,13 @@ class PhasetuneGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["phasetune.json"] = "--json" in args
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.ClickException as exc:  # e.g. an unknown option before the verb
+            if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+                raise  # bare `phasetune`: click prints the help
+            report_error(exc, bool(ctx.meta["phasetune.json"]))
+            ctx.exit(EXIT_ERROR)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
