@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from phasetune.archive.legacy import import_descriptordos
 from phasetune.cores import available_cores
 from phasetune.estimator.ddos import DDOSEstimator
-from phasetune.archive.legacy import import_descriptordos
 from phasetune.potentials.registry import load_potential
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
