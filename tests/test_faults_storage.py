@@ -142,3 +142,18 @@ def test_fit_files_keep_other_entries_and_verify_them(archive):
     write_fit(archive, "fcc", 0, {"b": float("nan")}, version=1)
     assert read_fit(archive, "bcc", 0).data == '{"a": 1.0}'
     assert read_fit(archive, "fcc", 0).data == '{"b": NaN}'  # NaN survives the round trip
+
+
+def test_info_reports_checksums_and_chunks_waiting_in_the_spool(archive):
+    runner = CliRunner()
+    out = runner.invoke(cli, ["info", str(archive)])
+    assert out.exit_code == 0 and "checksums: verified" in out.output
+    assert "pending" not in out.output
+    spool = archive.with_name(archive.name + ".chunks")
+    spool.mkdir()
+    (spool / "bcc__V16.000000__a-3.0000000000__c000001.npz").write_bytes(b"x")
+    out = runner.invoke(cli, ["info", str(archive)])
+    assert "pending: 1 finished chunk(s)" in out.output and "phasetune sample" in out.output
+    archive.unlink()
+    out = runner.invoke(cli, ["info", str(archive)])
+    assert out.exit_code == 2 and "1 finished chunk(s) wait in" in out.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..archive.hdf5 import merge_archives, read_archive, summarize, write_archive
-from ..errors import ArchiveError
+from ..errors import ArchiveError, PhasetuneError
 from .common import emit_json, handle_errors
 
 
@@ -55,11 +55,30 @@ def _print_summary(s: dict) -> None:
 @handle_errors
 def info(archive: Path, as_json: bool, no_verify: bool, salvage: bool) -> None:
     """Summarise ARCHIVE: versions, provenance, phases, volumes and shells."""
-    summary = summarize(read_archive(archive, verify=not no_verify, salvage=salvage))
+    spool = archive.with_name(archive.name + ".chunks")
+    pending = sorted(spool.glob("*.npz")) if spool.is_dir() else []
+    if not archive.exists() and pending:
+        raise PhasetuneError(f"{archive} has not been written yet, but {len(pending)} finished "
+                             f"chunk(s) wait in {spool}",
+                             "run `phasetune sample` on the campaign again: it resumes and "
+                             "commits them")
+    data = read_archive(archive, verify=not no_verify, salvage=salvage)
+    summary = summarize(data)
+    salvaged = "salvaged" in data.metadata.get("provenance", {})
+    summary["checksums"] = ("not verified" if no_verify else
+                            "failed: only the intact part is shown" if salvaged else "verified")
+    summary["pending"] = {"spool": str(spool), "spooled_chunks": len(pending),
+                          "next": ("`phasetune sample` on the campaign folds these chunks into "
+                                   "the archive, then samples what is still missing")
+                          if pending else None}
     if as_json:
         emit_json(summary)
-    else:
-        _print_summary(summary)
+        return
+    _print_summary(summary)
+    click.echo(f"checksums: {summary['checksums']}")
+    if pending:
+        click.echo(f"pending: {len(pending)} finished chunk(s) in {spool} are not in the archive "
+                   f"yet; {summary['pending']['next']}")
 
 
 @click.command("merge")
