@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -273,11 +273,20 @@ def _loop(run: _Run, tasks: list[ChunkTask], factory: ExecutorFactory,
     restarts = 0
     try:
         while queue or inflight:
+            broken = False
             while queue and len(inflight) < window:
                 task, attempt = queue.popleft()
-                inflight[executor.submit(run_chunk, task, payloads[task.group])] = (task, attempt)
+                try:
+                    future = executor.submit(run_chunk, task, payloads[task.group])
+                except BrokenExecutor:  # a worker died since the last wait: restart below
+                    queue.appendleft((task, attempt))
+                    broken = True
+                    break
+                inflight[future] = (task, attempt)
+            if broken and not own:
+                raise PhasetuneError("the executor's worker processes died",
+                                     "restart the executor (or the scheduler) and run again")
             done, _ = wait(list(inflight), timeout=1.0, return_when=FIRST_COMPLETED)
-            broken = False
             for future in done:
                 task, attempt = inflight.pop(future)
                 try:
