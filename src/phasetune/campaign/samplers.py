@@ -149,7 +149,6 @@ class HessianSampler:
                  evaluator: DescriptorEvaluator | None = None, energy: EnergyFn | None = None):
         reference.check_modes()
         self.reference = reference
-        self.x0 = np.asarray(reference.positions, dtype=float)
         self.check = check
         self.evaluator = evaluator
         self.energy = energy
@@ -164,7 +163,7 @@ class HessianSampler:
             raise PhasetuneError("this sampler has no descriptor evaluator")
         displacements = self.reference.shell_displacements(alpha, n, rng)
         measured = self.reference.shell_label(displacements)
-        positions = self.x0 + displacements
+        positions = self.reference.positions + displacements
         reasons = self.check.screen(positions, displacements)
         physical = np.array([r is None for r in reasons], dtype=bool)
         D = self.evaluator.batch(positions[physical])
@@ -280,7 +279,7 @@ class KineticSampler:
         reference = self.harmonic.reference
         dx = reference.shell_displacements(np.log(epsilon / self.omega_bar), 1, rng)[0]
         for _ in range(30):
-            self.engine.evaluate(self.harmonic.x0 + dx)
+            self.engine.evaluate(reference.positions + dx)
             if self.potential() < epsilon:
                 break
             dx *= 0.5
