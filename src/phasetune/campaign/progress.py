@@ -21,8 +21,9 @@ class _TqdmHandler(logging.Handler):
 
 
 def campaign_logger(log_file: Path, quiet: bool) -> logging.Logger:
-    """The campaign logger: everything to ``log_file`` (appended), warnings and the summary to
-    the terminal unless ``quiet``.  Replaces the handlers of any previous campaign."""
+    """The campaign logger: everything to ``log_file`` (appended); warnings, the summary and
+    records logged with ``extra={"terminal": True}`` to the terminal unless ``quiet``.  Replaces
+    the handlers of any previous campaign."""
     log = logging.getLogger(LOGGER)
     for handler in list(log.handlers):
         handler.close()
@@ -35,7 +36,8 @@ def campaign_logger(log_file: Path, quiet: bool) -> logging.Logger:
     log.addHandler(file_handler)
     if not quiet:
         terminal = _TqdmHandler()
-        terminal.setLevel(logging.WARNING)
+        terminal.setLevel(logging.INFO)  # warnings, and records logged with extra terminal=True
+        terminal.addFilter(lambda r: r.levelno >= logging.WARNING or getattr(r, "terminal", False))
         log.addHandler(terminal)
     return log
 

@@ -42,6 +42,7 @@ from .spec import GRID_CONVENTIONS, CampaignSpec, reference_potential
 from .spec import descriptor_spec as campaign_descriptors
 from .state import build_groups, pair_form
 from .tasks import ChunkResult, ChunkTask, run_chunk, volume_tag, warm_up
+from .volume_grid import resolve_volume_grids
 
 MAX_POOL_RESTARTS = 3
 """A local pool whose workers keep dying is abandoned after this many restarts."""
@@ -75,6 +76,8 @@ class CampaignResult:
         wall_time: seconds.
         rates: ``overall`` samples per wall-clock second of the sampling; per phase, samples
             per worker CPU-second (one worker's throughput, insensitive to other load).
+        volume_grids: per phase with generated ``volumes:``, the record of its grid (volumes
+            Å³/atom, equation of state; see :mod:`.volume_grid`).
     """
 
     archive: Path
@@ -88,6 +91,7 @@ class CampaignResult:
     warnings: list[str] = field(default_factory=list)
     wall_time: float = 0.0
     rates: dict[str, float] = field(default_factory=dict)
+    volume_grids: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -107,6 +111,11 @@ class _Run:
         self.log = campaign_logger(self.log_file, quiet)
         self.started = time.time()
         self.archive = self._open_archive()
+        frozen = self.archive.metadata.get("sampler", {}).get("volume_grids", {}) \
+            if self.archive else {}
+        self.spec, self.volume_grids = resolve_volume_grids(spec, frozen, self.log)
+        self.frozen_grids = frozen
+        spec = self.spec
         self.groups = build_groups(spec, self.archive,
                                    progress=lambda w: self.log.info("reference lattice: %s", w))
         self.by_key = {g.key: g for g in self.groups}
@@ -141,6 +150,7 @@ class _Run:
                    "samples": spec.samples.model_dump(mode="json"),
                    "min_distance": spec.min_distance, "reference_energy": spec.reference_energy,
                    "hessian_step": spec.hessian_step, "store_raw": spec.store_raw,
+                   "volume_grids": {**self.frozen_grids, **self.volume_grids},
                    "shell_label": ("e^alpha = |y|^2/N on the harmonic shell, Angstrom^2/atom"
                                    if spec.flavour == "hessian" else
                                    "epsilon = omega_bar e^alpha, total energy per atom above "
@@ -364,6 +374,7 @@ def _run_locked(spec: CampaignSpec, executor: str | Executor | None, workers: in
         for message in g.notes:
             run.log.warning("note: %s", message)  # to the terminal too, unless quiet
     run.resume_spool()
+    spec = run.spec  # generated volume grids resolved
     tasks = [t for g in run.groups for t in g.tasks(spec)]
     total = sum(s.n_chunks for g in run.groups for s in g.shells)
     skipped = total - len(tasks)
@@ -410,4 +421,4 @@ def _report(run: _Run, skipped: int) -> CampaignResult:
                  "complete" if complete else "INCOMPLETE", run.samples_run, wall)
     return CampaignResult(run.path, run.log_file, complete, run.samples_run, run.chunks_run,
                           skipped, run.failures, unphysical, warnings, wall,
-                          run.progress.rates())
+                          run.progress.rates(), run.volume_grids)

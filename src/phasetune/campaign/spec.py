@@ -8,17 +8,20 @@ path and, where there is a choice, the allowed values) and returns a :class:`Cam
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PositiveFloat,
     PositiveInt,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -50,14 +53,84 @@ def _resolve(value: str | None, info: ValidationInfo) -> str | None:
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
+MAX_SPAN = 0.25
+"""Largest |span| of a generated volume grid (fraction of the volume)."""
+_PERCENT = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*%\s*$")
+
+
+def _fraction(value: Any) -> float:
+    """-0.04, '-4 %' or '-4%' → -0.04."""
+    if isinstance(value, bool):
+        raise ValueError("give a fraction such as -0.04 or a percentage such as '-4 %'")
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _PERCENT.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError("give a fraction such as -0.04 or a percentage such as '-4 %'")
+    return float(match.group(1)) / 100.0
+
+
+class VolumeGridSpec(_Model):
+    """A generated volume grid: ``count`` volumes covering the reference's equilibrium volumes
+    V*(P, T) over ``pressures`` (GPa) and the isosurface temperatures, widened by ``span``
+    (docs/campaign.md, "Generated volumes")."""
+
+    around: Literal["equilibrium"] = "equilibrium"
+    span: tuple[float, float] = (-0.02, 0.02)
+    count: int = Field(ge=1)
+    pressures: list[float] | None = Field(default=None, min_length=1)
+    thermal: Literal["hessian", "slater", "none"] = "hessian"
+
+    @field_validator("span", mode="before")
+    @classmethod
+    def _span(cls, value: Any) -> tuple[float, float]:
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise ValueError("give [low, high], e.g. [-4 %, +6 %] or [-0.04, 0.06]")
+        lo, hi = (_fraction(v) for v in value)
+        if not lo <= 0.0 <= hi:
+            raise ValueError("the span must bracket 0 ([low ≤ 0, high ≥ 0]): it widens the "
+                             "range of equilibrium volumes, it cannot move away from it")
+        if max(-lo, hi) > MAX_SPAN:
+            raise ValueError(f"|span| must be at most {MAX_SPAN:g} ({MAX_SPAN:.0%})")
+        return lo, hi
+
+    @model_validator(mode="after")
+    def _enough_volumes(self) -> VolumeGridSpec:
+        if self.pressures is not None and self.count < 2:
+            raise ValueError("count must be ≥ 2 when pressures are requested (one volume "
+                             "cannot give a pressure)")
+        return self
+
+    @property
+    def pressure_range(self) -> tuple[float, float]:
+        """(P_lo, P_hi), GPa (0 when no pressures are requested)."""
+        values = self.pressures or [0.0]
+        return min(values), max(values)
+
+
+def _volumes_kind(value: Any) -> str | None:
+    if isinstance(value, (dict, VolumeGridSpec)):
+        return "tag:grid"
+    return "tag:list" if isinstance(value, (list, tuple)) else None
+
+
+VolumesField = Annotated[
+    Annotated[list[PositiveFloat], Field(min_length=1), Tag("tag:list")]
+    | Annotated[VolumeGridSpec, Tag("tag:grid")],
+    Discriminator(_volumes_kind, custom_error_type="volumes_kind",
+                  custom_error_message="give a list of volumes (Å³/atom) or a mapping such as "
+                                       "{around: equilibrium, span: [-4 %, +6 %], count: 7}")]
+
+
 class PhaseSpec(_Model):
-    """One crystal phase sampled at one or more volumes."""
+    """One crystal phase sampled at one or more volumes (listed, or a generated grid that
+    :func:`phasetune.campaign.volume_grid.resolve_volume_grids` turns into a list)."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
     structure: Literal[STRUCTURES]  # type: ignore[valid-type]
     element: str
     cells: tuple[int, int, int] = (1, 1, 1)
-    volumes: list[PositiveFloat] | None = Field(default=None, min_length=1)
+    volumes: VolumesField | None = Field(default=None)
     lattice_constants: list[PositiveFloat] | None = Field(default=None, min_length=1)
     covera: PositiveFloat | None = None
     mass: PositiveFloat | None = None
@@ -84,13 +157,23 @@ class PhaseSpec(_Model):
     def _one_volume_kind(self) -> PhaseSpec:
         if (self.volumes is None) == (self.lattice_constants is None):
             raise ValueError("give exactly one of 'volumes' (Å³/atom) and 'lattice_constants' (Å)")
+        if self.generated:
+            return self
         values = self.volumes or self.lattice_constants or []
         if len(set(values)) != len(values):
             raise ValueError("volumes/lattice constants must be distinct")
         return self
 
+    @property
+    def generated(self) -> bool:
+        """``volumes`` is a grid still to be resolved (a mapping, not a list)."""
+        return isinstance(self.volumes, VolumeGridSpec)
+
     def crystal_kwargs(self) -> list[dict[str, Any]]:
         """Keyword arguments of :func:`~phasetune.structures.crystals.crystal`, one per volume."""
+        if self.generated:
+            raise ConfigError(f"phase {self.name}: its generated volumes are not resolved yet",
+                              "call phasetune.campaign.volume_grid.resolve_volume_grids")
         key = "volume" if self.volumes is not None else "lattice_constant"
         base = {"cells": self.cells, "covera": self.covera, "mass": self.mass}
         return [{key: v, **base} for v in (self.volumes or self.lattice_constants or [])]
@@ -225,7 +308,7 @@ def _loc(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not str(part).startswith(("function-", "literal[")):
+        elif not str(part).startswith(("function-", "literal[", "tag:")):
             out += f".{part}" if out else str(part)
     return out or "(top level)"
 
@@ -234,23 +317,26 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     """The model class whose fields live at ``loc`` (for listing allowed keys)."""
     model: Any = CampaignSpec
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or str(part).startswith("tag:"):
             continue
         field = model.model_fields.get(part) if model else None
         if field is None:
             return None
-        sub = field.annotation
-        for candidate in getattr(sub, "__args__", ()) + (sub,):
-            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                model = candidate
-                break
-            for inner in getattr(candidate, "__args__", ()):
-                if isinstance(inner, type) and issubclass(inner, BaseModel):
-                    model = inner
-                    break
-        else:
+        model = _inner_model(field.annotation)
+        if model is None:
             return None
     return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The first BaseModel inside an annotation (through unions, lists and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _message(error: dict) -> str:
@@ -380,7 +466,8 @@ def check_potentials(spec: CampaignSpec, source: str = "campaign") -> None:
                     "potential for this element")
     cutoff = ref.cutoff or desc.cutoff
     for i, phase in enumerate(spec.phases):
-        check_phase_cells(phase, cutoff, f"{source}: phases[{i}]")
+        if not phase.generated:  # generated grids are checked once resolved
+            check_phase_cells(phase, cutoff, f"{source}: phases[{i}]")
 
 
 def check_phase_cells(phase: PhaseSpec, cutoff: float, where: str) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..archive.hdf5 import merge_archives, read_archive, summarize, write_archive
+from ..campaign.volume_grid import describe_record
 from ..errors import ArchiveError, PhasetuneError
 from .common import emit_json, handle_errors
 
@@ -42,6 +43,8 @@ def _print_summary(s: dict) -> None:
                     f"{sh['n_batches']:8d} {sh['underflow']:6d} {sh['overflow']:6d} "
                     f"{_fmt(sh['max_frame_correlation'], '9.3f')}"
                 )
+    for name, record in s.get("sampler", {}).get("volume_grids", {}).items():
+        click.echo(describe_record(name, record, "generated, frozen in this archive"))
     salvaged = s["provenance"].get("salvaged")
     if salvaged:
         click.echo(f"SALVAGED: dropped {', '.join(salvaged['dropped'])}")

@@ -52,6 +52,10 @@ def command(campaign, executor, workers, scheduler, quiet, as_json) -> None:
         for phase, rate in rates.items():
             click.echo(f"  {phase}: {rate:.1f} samples per worker CPU-second")
         click.echo(f"archive: {result.archive}  log: {result.log_file}")
+        for phase, record in result.volume_grids.items():
+            click.echo(f"  {phase}: generated volumes "
+                       f"{', '.join(f'{v:g}' for v in record['volumes'])} Å³/atom (frozen in "
+                       "the archive)")
         for f in result.failures:
             click.echo(f"  FAILED {f.phase} V={f.volume:g} isosurface {f.isosurface} "
                        f"(α={f.alpha:.4f}, T_α={f.T_alpha:.0f} K) chunk {f.chunk} seed "
