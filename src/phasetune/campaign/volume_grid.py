@@ -22,7 +22,14 @@ from ..errors import ConfigError, PhasetuneError
 from ..harmonic.equilibrium import equilibrium_volumes
 from ..potentials.linear import LinearPotential, PairPotential
 from ..structures.crystals import crystal
-from .spec import CampaignSpec, PhaseSpec, VolumeGridSpec, check_phase_cells, reference_potential
+from .spec import (
+    CampaignSpec,
+    PhaseSpec,
+    VolumeGridSpec,
+    check_phase_cells,
+    descriptor_spec,
+    reference_potential,
+)
 
 DECIMALS = 4
 """Generated volumes are rounded to 10⁻⁴ Å³/atom (readable, and exact through JSON)."""
@@ -126,7 +133,7 @@ def resolve_volume_grids(spec: CampaignSpec, frozen: dict | None = None,
     """
     frozen = frozen or {}
     records, phases = {}, []
-    ref = None
+    cutoff = None
     for i, phase in enumerate(spec.phases):
         if not phase.generated:
             phases.append(phase)
@@ -147,8 +154,8 @@ def resolve_volume_grids(spec: CampaignSpec, frozen: dict | None = None,
                             "volumes explicitly if needed)", where, old["temperatures_K"],
                             list(spec.isosurfaces.temperatures))
         resolved = phase.model_copy(update={"volumes": list(record["volumes"])})
-        ref = ref or reference_potential(spec)
-        check_phase_cells(resolved, ref.cutoff or 0.0, f"phases[{i}]")
+        cutoff = cutoff or reference_potential(spec).cutoff or descriptor_spec(spec).cutoff
+        check_phase_cells(resolved, cutoff, f"phases[{i}]")
         phases.append(resolved)
         records[phase.name] = record
         if log is not None:
