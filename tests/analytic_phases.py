@@ -7,6 +7,8 @@ T_c = −θ·Δd0 / ((3/2)k_B ln(θ·w_B/θ·w_A)) exactly.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from phasetune.constants import KB
@@ -49,3 +51,67 @@ class AnalyticPhase:
 def exact_tc(a: AnalyticPhase, b: AnalyticPhase, theta: np.ndarray) -> float:
     """T_c where F_a = F_b, K."""
     return float(-theta @ (b.d0 - a.d0) / (1.5 * KB * np.log((theta @ b.w) / (theta @ a.w))))
+
+
+class AnalyticVolumePhase:
+    """F(θ, V, T) in closed form, a cubic polynomial in x = (V/v_c)^(−2/3) at fixed (θ, T):
+
+        F = θ·(a x + b x² + e x³) + (3/2)k_BT ln(θ·w) + 3k_BT ln(c/k_BT) + g k_BT x,
+
+    so the volume surface of :mod:`phasetune.pressure` is exact and V*, G, B_T, α_V, C_P and ∂G/∂θ
+    can be checked against brute-force minimisation and finite differences.  ``g`` > 0 makes the
+    crystal expand on heating (the vibrational free energy falls with V)."""
+
+    def __init__(self, a, b, e, w, g=7.0, c=0.03, v_c=16.0, sigma=1e-4,
+                 t_range=(100.0, 3000.0)):
+        self.a, self.b, self.e, self.w = (np.asarray(z, float) for z in (a, b, e, w))
+        self.g, self.c, self.v_c, self.sigma, self.t_range = g, c, v_c, sigma, t_range
+
+    def x(self, volume):
+        return (np.asarray(volume, float) / self.v_c) ** (-2.0 / 3.0)
+
+    def free_energy(self, theta, volume, temperature):
+        """F (eV/atom) for one θ (N_D,), scalar or array V and T (broadcast)."""
+        x, kt = self.x(volume), KB * np.asarray(temperature, float)
+        static = theta @ self.a * x + theta @ self.b * x**2 + theta @ self.e * x**3
+        return static + 1.5 * kt * np.log(theta @ self.w) + 3 * kt * np.log(self.c / kt) \
+            + self.g * kt * x
+
+    def at_volume(self, volume: float) -> AnalyticPhaseAtVolume:
+        return AnalyticPhaseAtVolume(self, volume)
+
+
+class AnalyticPhaseAtVolume:
+    """One volume of an :class:`AnalyticVolumePhase`, with a DDOSEstimator's predict()."""
+
+    def __init__(self, phase: AnalyticVolumePhase, volume: float):
+        self.phase, self.volume = phase, float(volume)
+        # what PressurePhase reads of a DDOSEstimator
+        n_d = phase.a.size
+        self.n_components, self.fixed = n_d, np.zeros(n_d, bool)
+        self.conventions = {"modes": "3N"}
+        self.reference = SimpleNamespace(volume=self.volume, n_atoms=54)
+        self.phase_volume = SimpleNamespace(descriptors=SimpleNamespace(
+            labels=[f"D{k}" for k in range(n_d)], params={}, fixed=self.fixed))
+
+    def check_theta(self, theta):
+        return np.atleast_2d(np.asarray(theta, float))
+
+    def predict(self, theta, temperatures, *, gradient=False, beta0=None, **_):
+        ph = self.phase
+        th = np.atleast_2d(theta)
+        t = np.atleast_1d(np.asarray(temperatures, float))[:, None]
+        kt = KB * t
+        x = ph.x(self.volume)
+        d0 = ph.a * x + ph.b * x**2 + ph.e * x**3
+        tw = th @ ph.w
+        f = th @ d0 + 1.5 * kt * np.log(tw) + 3 * kt * np.log(ph.c / kt) + ph.g * kt * x
+        s = -(1.5 * KB * np.log(tw) + 3 * KB * np.log(ph.c / kt) - 3 * KB + ph.g * KB * x)
+        shape = f.shape
+        solved = (t >= ph.t_range[0]) & (t <= ph.t_range[1]) & np.ones(shape, bool)
+        d_star = d0 + 1.5 * kt[..., None] * ph.w / tw[None, :, None] if gradient else None
+        return Prediction(temperatures=t[:, 0], F_total=f, F_vib=f - th @ d0,
+                          sigma_F=np.full(shape, ph.sigma), alpha_star=np.zeros(shape),
+                          T_alpha_star=np.zeros(shape), entropy=s, solved=solved,
+                          status=np.zeros(shape, int), n_clamped=np.zeros(shape, int),
+                          conventions={"modes": "3N"}, D_star=d_star)

@@ -5,7 +5,7 @@ Lowest first; a module may import from its own layer or any lower one, never fro
     _version, constants, errors, cores, jsonutil, atomic, plots, progress
     < conventions < model
     < engine, potentials, structures < harmonic
-    < campaign, archive, scoring < estimator, ti, testsystems
+    < campaign, archive, scoring < estimator, ti, testsystems < pressure
     < phases, training, tuning, validation < cli, __main__
 
 Also: no private name (``_x``) imported from another package, and no import cycle between
@@ -28,6 +28,7 @@ LAYERS = [
     {"harmonic"},
     {"campaign", "archive", "scoring"},
     {"estimator", "ti", "testsystems"},
+    {"pressure"},
     {"phases", "training", "tuning", "validation"},
     {"cli", "__main__"},
 ]

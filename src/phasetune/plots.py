@@ -135,3 +135,94 @@ def plot_transition_draws(t_c: np.ndarray, path: str | Path, label: str) -> Path
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def plot_gibbs(results: dict, path: str | Path, title: str = "") -> Path:
+    """V*(T) with σ bands and G(T) (ΔG to the first phase when there are several) per phase and
+    pressure, first model, solved points only.  ``results``: phase → GibbsPrediction."""
+    from .constants import GPA_TO_EV_PER_A3
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8), dpi=120)
+    names = list(results)
+    ref = results[names[0]]
+    for name, g in results.items():
+        t = g.temperatures
+        for k, p in enumerate(g.pressures):
+            ok = g.solved[k, :, 0]
+            label = f"{name}, {p / GPA_TO_EV_PER_A3:g} GPa"
+            v, sv = np.where(ok, g.volume[k, :, 0], np.nan), g.sigma_volume[k, :, 0]
+            (line,) = axes[0].plot(t, v, label=label)
+            axes[0].fill_between(t, v - sv, v + sv, color=line.get_color(), alpha=0.3)
+            if len(names) == 1:
+                axes[1].plot(t, np.where(ok, g.G[k, :, 0], np.nan), label=label)
+            elif name != names[0]:
+                both = ok & ref.solved[k, :, 0]
+                d = 1e3 * np.where(both, g.G[k, :, 0] - ref.G[k, :, 0], np.nan)
+                s = 1e3 * np.hypot(g.sigma_G[k, :, 0], ref.sigma_G[k, :, 0])
+                (line,) = axes[1].plot(t, d, label=f"{name} − {names[0]}, "
+                                       f"{p / GPA_TO_EV_PER_A3:g} GPa")
+                axes[1].fill_between(t, d - s, d + s, color=line.get_color(), alpha=0.3)
+    axes[0].set_xlabel("T (K)")
+    axes[0].set_ylabel("V* (Å³/atom)")
+    axes[1].set_xlabel("T (K)")
+    if len(names) == 1:
+        axes[1].set_ylabel("G (eV/atom)")
+    else:
+        axes[1].axhline(0, color="k", lw=0.5)
+        axes[1].set_ylabel("ΔG (meV/atom)")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_phase_diagram(diagram, path: str | Path, title: str = "") -> Path:
+    """The P–T diagram: stable-phase regions (grey where no phase is solved), coexistence lines
+    T_c(P) with ±σ bands (dashed where metastable), P_c(T) points."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from .constants import GPA_TO_EV_PER_A3
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.5), dpi=120)
+    p = diagram.pressures / GPA_TO_EV_PER_A3
+    t = diagram.temperatures
+    colours = plt.get_cmap("Pastel1").colors
+    n = len(diagram.phases)
+    cmap = ListedColormap([UNSOLVED_SHADE, *colours[:n]])
+    ax.pcolormesh(p, t, diagram.stable.T + 1, cmap=cmap, vmin=0, vmax=n, shading="nearest")
+    handles = [Patch(color=colours[k], label=name) for k, name in enumerate(diagram.phases)]
+    if (diagram.stable < 0).any():
+        handles.append(Patch(color=UNSOLVED_SHADE, label="no phase solved"))
+    for key, line in diagram.lines.items():
+        pts = [next((q for q in pts if q.kind == "root"), None) for pts in line.isobars]
+        tc = np.array([q.temperature if q else np.nan for q in pts])
+        sig = np.array([q.sigma_T if q else np.nan for q in pts])
+        stable = np.array([bool(q and q.stable) for q in pts])
+        if not np.isfinite(tc).any():
+            continue
+        (ln,) = ax.plot(p, np.where(stable, tc, np.nan), "k-", lw=1.2)
+        ax.plot(p, np.where(~stable, tc, np.nan), "k--", lw=0.8)
+        ax.fill_between(p, tc - sig, tc + sig, color="k", alpha=0.2, lw=0)
+        handles.append(ln.__class__([], [], color="k", label=f"{key}: $T_c(P)$ ± σ"))
+        iso = [(q.pressure / GPA_TO_EV_PER_A3, q.temperature) for pts in line.isotherms
+               for q in pts]
+        if iso:
+            ax.plot(*zip(*iso, strict=True), "k.", ms=4)
+    ax.set_xlabel("P (GPa)")
+    ax.set_ylabel("T (K)")
+    ax.legend(handles=handles, fontsize=8, loc="best")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -9,15 +9,18 @@ import click
 import numpy as np
 
 from .._version import __version__
+from ..constants import KB
 from ..conventions import Conventions
 from ..errors import PhasetuneError
 from .common import emit_json, handle_errors
 from .options import (
     degree_option,
     modes_option,
+    pressures_option,
     resolve_potential,
     route_option,
     temperature_option,
+    volume_degree_option,
 )
 
 
@@ -108,20 +111,38 @@ def fit_command(archive, degree, as_json) -> None:
 @modes_option
 @degree_option
 @route_option
-@click.option("--gradient", is_flag=True, help="Include D* = ∂F/∂θ.")
+@pressures_option
+@volume_degree_option
+@click.option("--volume-index", type=int, default=0, show_default=True,
+              help="Without -P: which sampled volume (0 = smallest).")
+@click.option("--gradient", is_flag=True, help="Include D* = ∂F/∂θ (∂G/∂θ with -P).")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="F(T) with error bands (first model) to this PNG.")
+              help="F(T) with error bands (first model) to this PNG (G and V* with -P).")
 @handle_errors
 def predict_command(archive, potential, theta_file, temperatures, phases, modes, degree,
-                    route, gradient, as_json, plot) -> None:
-    """Free energies F(θ, T) per atom of each phase for a potential (or a θ ensemble)."""
-    from ..estimator.store import check_potential, load_estimators
+                    route, pressures, volume_degree, volume_index, gradient, as_json,
+                    plot) -> None:
+    """Free energies F(θ, T) per atom of each phase for a potential (or a θ ensemble); with
+    -P, Gibbs free energies G(θ, P, T), V*, B_T, α_V and C_P from the sampled volumes."""
+    from ..estimator.store import check_potential, load_volume_estimators
 
     pot = resolve_potential(potential)
-    estimators = load_estimators(archive, phases=list(phases) or None,
-                                 conventions=Conventions(modes=modes), degree=degree,
-                                 route=route)
+    if pressures:
+        _predict_pressure(archive, pot, theta_file, temperatures, phases, modes, degree, route,
+                          pressures, volume_degree, gradient, as_json, plot)
+        return
+    every = load_volume_estimators(archive, phases=list(phases) or None,
+                                   conventions=Conventions(modes=modes), degree=degree,
+                                   route=route)
+    for name, ests in every.items():
+        if not 0 <= volume_index < len(ests):
+            raise PhasetuneError(f"--volume-index {volume_index}: phase {name!r} has "
+                                 f"{len(ests)} volume(s)", "use 0 … n − 1 (0 = smallest)")
+    estimators = {name: ests[volume_index] for name, ests in every.items()}
+    notes = [f"{name}: {len(ests)} volumes sampled; this is volume {volume_index} "
+             f"({ests[volume_index].reference.volume:g} Å³/atom); -P gives G(P, T)"
+             for name, ests in every.items() if len(ests) > 1]
     first = next(iter(estimators.values()))
     for est in estimators.values():
         check_potential(pot, est.phase_volume)
@@ -137,8 +158,11 @@ def predict_command(archive, potential, theta_file, temperatures, phases, modes,
                            plot, title=f"D-DOS free energy, {pot.name}")
     if as_json:
         emit_json({"archive": archive, "potential": pot.name, "n_models": len(thetas),
-                   "phases": {n: p.to_dict() for n, p in preds.items()}})
+                   "volumes": {n: e.reference.volume for n, e in estimators.items()},
+                   "notes": notes, "phases": {n: p.to_dict() for n, p in preds.items()}})
         return
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     for name, p in preds.items():
         click.echo(f"{name}: {pot.name}, {len(thetas)} model(s), conventions "
                    f"{json.dumps(p.conventions, ensure_ascii=False)}")
@@ -150,6 +174,57 @@ def predict_command(archive, potential, theta_file, temperatures, phases, modes,
                        f"{'yes' if p.solved[k, 0] else 'NO':>6}")
             if not p.solved[k, 0]:
                 click.echo(f"{'':8} not solved: {'; '.join(p.reasons(k, 0))}")
+
+
+def _predict_pressure(archive, pot, theta_file, temperatures, phases, modes, degree, route,
+                      pressures, volume_degree, gradient, as_json, plot) -> None:
+    """``predict -P``: G(θ, P, T) of every phase (tables for the first model)."""
+    from ..constants import GPA_TO_EV_PER_A3
+    from ..estimator.store import check_potential
+    from ..pressure.loading import load_pressure_phases
+
+    loaded = load_pressure_phases([archive], conventions=Conventions(modes=modes),
+                                  degree=degree, route=route, volume_degree=volume_degree)
+    if phases:
+        missing = [n for n in phases if n not in loaded]
+        if missing:
+            raise PhasetuneError(f"phase(s) {', '.join(missing)} not in {archive}",
+                                 f"phases there: {', '.join(loaded)}")
+        loaded = {n: loaded[n] for n in phases}
+    for ph in loaded.values():
+        for est in ph.estimators:
+            check_potential(pot, est.phase_volume)
+    first = next(iter(loaded.values()))
+    thetas = read_thetas(theta_file, first.n_components) if theta_file else pot.theta[None]
+    t = np.asarray(temperatures, dtype=float)
+    p = np.asarray(pressures, dtype=float) * GPA_TO_EV_PER_A3
+    res = {n: ph.predict(thetas, t, p, gradient=gradient, heat_capacity=True,
+                         beta0=pot.beta0()) for n, ph in loaded.items()}
+    if plot:
+        from ..plots import plot_gibbs
+
+        plot_gibbs(res, plot, title=f"D-DOS Gibbs free energy, {pot.name}")
+    if as_json:
+        emit_json({"archive": archive, "potential": pot.name, "n_models": len(thetas),
+                   "phases": {n: g.to_dict() for n, g in res.items()}})
+        return
+    for name, g in res.items():
+        click.echo(f"{name}: {pot.name}, {len(thetas)} model(s), volumes "
+                   f"{g.volumes[0]:g}–{g.volumes[-1]:g} Å³/atom ({g.volumes.size}), F(V) degree "
+                   f"{g.degree}")
+        for k, press in enumerate(pressures):
+            click.echo(f"  P = {press:g} GPa")
+            click.echo(f"{'T (K)':>8} {'G (eV/atom)':>14} {'σ_G (meV)':>10} {'V* (Å³)':>9} "
+                       f"{'B_T (GPa)':>9} {'α_V (1e-6/K)':>12} {'C_P (k_B)':>9} {'solved':>6}")
+            for j, temp in enumerate(t):
+                click.echo(
+                    f"{temp:8.1f} {g.G[k, j, 0]:14.6f} {1e3 * g.sigma_G[k, j, 0]:10.3f} "
+                    f"{g.volume[k, j, 0]:9.4f} {g.bulk_modulus[k, j, 0] / GPA_TO_EV_PER_A3:9.1f} "
+                    f"{1e6 * g.expansion[k, j, 0]:12.2f} "
+                    f"{g.heat_capacity[k, j, 0] / KB:9.3f} "
+                    f"{'yes' if g.solved[k, j, 0] else 'NO':>6}")
+                if not g.solved[k, j, 0]:
+                    click.echo(f"{'':8} not solved: {'; '.join(g.reasons(k, j, 0))}")
 
 
 commands = [import_command, fit_command, predict_command]

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "phasetune.cli.archive",
     "phasetune.cli.estimate",
     "phasetune.cli.phases",
+    "phasetune.cli.diagram",
     "phasetune.cli.tune",
     "phasetune.cli.posterior",
     "phasetune.cli.sample",

@@ -125,3 +125,19 @@ def route_option(func: Callable) -> Callable:
     return click.option("--route", type=click.Choice(["score", "cumulant"]), default="score",
                         show_default=True,
                         help="Score matching, or the second-order cumulant route.")(func)
+
+
+def pressures_option(func: Callable | None = None, *, required: bool = False,
+                     help_text: str = "Pressures in GPa: -P 0 5 10 (G(P, T) from the volumes "
+                     "sampled).") -> Callable:
+    """``-P/--pressures 0 5 10`` (GPa)."""
+    decorator = click.option("-P", "--pressures", cls=GreedyOption, type=float, multiple=True,
+                             required=required, help=help_text)
+    return decorator(func) if func is not None else decorator
+
+
+def volume_degree_option(func: Callable) -> Callable:
+    """--volume-degree d: degree of the F(V) polynomial in (V/V_c)^(−2/3)."""
+    return click.option(
+        "--volume-degree", type=click.IntRange(1, 6), default=None,
+        help="Degree of F(V) in (V/V_c)^(-2/3) (default min(3, max(2, volumes − 2))).")(func)

@@ -14,9 +14,11 @@ from .estimate import read_thetas
 from .options import (
     degree_option,
     modes_option,
+    pressures_option,
     resolve_potential,
     route_option,
     temperature_option,
+    volume_degree_option,
 )
 
 
@@ -36,27 +38,46 @@ def temperature_grid(values: tuple[float, ...], points: int) -> np.ndarray:
               help="Grid points when -T gives a range (two values).")
 @click.option("--theta-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A θ ensemble (one per row): distributions of T_c.")
+@pressures_option(help_text="Pressures in GPa: ΔG, stable phase and T_c at each (from the "
+                  "volumes sampled).")
+@volume_degree_option
 @modes_option
 @degree_option
 @route_option
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="F(T) per phase and ΔF(T) with bands (and the T_c histogram) to this PNG.")
+              help="F(T) per phase and ΔF(T) with bands (and the T_c histogram) to this PNG "
+                   "(one PNG per pressure, suffixed _<P>GPa, when several).")
 @handle_errors
-def command(archives, potential, temperatures, points, theta_file, modes, degree, route,
-            as_json, plot) -> None:
-    """Which phase is stable, the transition temperatures and how sure we are."""
+def command(archives, potential, temperatures, points, theta_file, pressures, volume_degree,
+            modes, degree, route, as_json, plot) -> None:
+    """Which phase is stable, the transition temperatures and how sure we are (at fixed
+    volume, or at each pressure with -P)."""
     from ..estimator.store import check_potential, load_phase_estimators
-    from ..phases.ensembles import ensemble_transition
-    from ..phases.stability import compare_phases
-    from ..plots import plot_phase_stability
 
     pot = resolve_potential(potential)
+    grid = temperature_grid(temperatures or (100.0, 3000.0), points)
+    if pressures:
+        _isobars(archives, pot, grid, theta_file, pressures, volume_degree, modes, degree, route,
+                 as_json, plot)
+        return
     estimators = load_phase_estimators([Path(a) for a in archives], Conventions(modes=modes),
                                        degree, route)
     for est in estimators.values():
         check_potential(pot, est.phase_volume)
-    grid = temperature_grid(temperatures or (100.0, 3000.0), points)
+    payload, comparison, ensemble = _compare(estimators, pot, grid, theta_file, plot)
+    if as_json:
+        emit_json(payload)
+        return
+    _print_table(comparison, pot.name, ensemble)
+
+
+def _compare(estimators, pot, grid, theta_file, plot, pressure: float | None = None):
+    """ΔF (or ΔG on an isobar), stable phase, T_c and the θ ensemble; the optional plot."""
+    from ..phases.ensembles import ensemble_transition
+    from ..phases.stability import compare_phases
+    from ..plots import plot_phase_stability
+
     comparison = compare_phases(estimators, pot.theta, grid, beta0=pot.beta0())
     payload = {"potential": pot.name, **comparison.to_dict()}
     ensemble = {}
@@ -70,11 +91,39 @@ def command(archives, potential, temperatures, points, theta_file, modes, degree
                 payload.setdefault("ensemble", {})[f"{a}/{b}"] = {
                     **ens.summary(), "T_c": ens.T_c}
     if plot:
-        plot_phase_stability(comparison, plot, title=pot.name, ensemble=ensemble)
+        title = pot.name if pressure is None else f"{pot.name}, P = {pressure:g} GPa"
+        plot_phase_stability(comparison, plot, title=title, ensemble=ensemble)
+    return payload, comparison, ensemble
+
+
+def _isobars(archives, pot, grid, theta_file, pressures, volume_degree, modes, degree, route,
+             as_json, plot) -> None:
+    """``phases -P``: the comparison on each isobar (G instead of F)."""
+    from ..constants import GPA_TO_EV_PER_A3
+    from ..estimator.store import check_potential
+    from ..pressure.loading import load_pressure_phases
+
+    phases = load_pressure_phases(archives, conventions=Conventions(modes=modes), degree=degree,
+                                  route=route, volume_degree=volume_degree)
+    for ph in phases.values():
+        for est in ph.estimators:
+            check_potential(pot, est.phase_volume)
+    out = []
+    for press in pressures:
+        isobars = {n: ph.isobar(press * GPA_TO_EV_PER_A3) for n, ph in phases.items()}
+        target = plot
+        if plot and len(pressures) > 1:
+            path = Path(plot)
+            target = str(path.with_name(f"{path.stem}_{press:g}GPa{path.suffix}"))
+        payload, comparison, ensemble = _compare(isobars, pot, grid, theta_file, target, press)
+        payload["phases"] = {n: {**v, "volume": comparison.predictions[n].volume[:, 0]}
+                             for n, v in payload["phases"].items()}
+        out.append({"P_GPa": press, "quantity": "G (Gibbs, eV/atom) in place of F", **payload})
+        if not as_json:
+            click.echo(f"P = {press:g} GPa (G per atom; volumes from the F(V) surfaces)")
+            _print_table(comparison, pot.name, ensemble)
     if as_json:
-        emit_json(payload)
-        return
-    _print_table(comparison, pot.name, ensemble)
+        emit_json({"potential": pot.name, "pressures_GPa": list(pressures), "isobars": out})
 
 
 def _print_table(comparison, name, ensemble) -> None:

@@ -105,36 +105,56 @@ def check_potential(potential: LinearPotential, phase_volume: PhaseVolume) -> No
                     "evaluate potentials with the descriptor spec the campaign sampled")
 
 
+def load_volume_estimators(archive: str | Path, *, phases: list[str] | None = None,
+                           conventions: Conventions | None = None,
+                           degree: Degree = DEFAULT_DEGREE, ridge: float = DEFAULT_RIDGE,
+                           route: str = "score", volume_index: int | None = None
+                           ) -> dict[str, list[DDOSEstimator]]:
+    """Estimators of every sampled volume of each phase (increasing volume), reusing stored fits;
+    only the ``volume_index``-th volume when given.  ``route`` sets each estimator's default
+    prediction route."""
+    if route not in ("score", "cumulant"):
+        raise EstimatorError(f"unknown route {route!r}", "use 'score' or 'cumulant'")
+    data = read_archive(archive)
+    out: dict[str, list[DDOSEstimator]] = {}
+    for name in phases or data.phases:
+        if name not in data.phases:
+            raise ArchiveError(f"phase {name!r} is not in {archive}",
+                               f"phases there: {', '.join(data.phases)}")
+        indices = range(len(data.volumes(name))) if volume_index is None else [volume_index]
+        out[name] = []
+        for k in indices:
+            pv = data.get(name, k)
+            fit = fitted(archive, name, k, pv, degree, ridge).fit
+            est = DDOSEstimator(pv, conventions or Conventions(), degree, ridge=ridge, fit=fit)
+            est.route = route
+            out[name].append(est)
+    return out
+
+
 def load_estimators(archive: str | Path, *, phases: list[str] | None = None,
                     volume_index: int = 0, conventions: Conventions | None = None,
                     degree: Degree = DEFAULT_DEGREE, ridge: float = DEFAULT_RIDGE,
                     route: str = "score") -> dict[str, DDOSEstimator]:
-    """One estimator per phase of an archive (at ``volume_index``), reusing stored fits;
-    ``route`` sets each estimator's default prediction route."""
-    if route not in ("score", "cumulant"):
-        raise EstimatorError(f"unknown route {route!r}", "use 'score' or 'cumulant'")
-    data = read_archive(archive)
-    names = phases or data.phases
-    out = {}
-    for name in names:
-        if name not in data.phases:
-            raise ArchiveError(f"phase {name!r} is not in {archive}",
-                               f"phases there: {', '.join(data.phases)}")
-        pv = data.get(name, volume_index)
-        fit = fitted(archive, name, volume_index, pv, degree, ridge).fit
-        out[name] = DDOSEstimator(pv, conventions or Conventions(), degree, ridge=ridge, fit=fit)
-        out[name].route = route
-    return out
+    """One estimator per phase of an archive (at ``volume_index``, the smallest volume by
+    default), reusing stored fits; ``route`` sets each estimator's default prediction route."""
+    return {name: ests[0] for name, ests in load_volume_estimators(
+        archive, phases=phases, conventions=conventions, degree=degree, ridge=ridge, route=route,
+        volume_index=volume_index).items()}
 
 
 def load_phase_estimators(archives: list[Path], conventions: Conventions, degree: Degree,
-                          route: str = "score") -> dict[str, DDOSEstimator]:
-    """Phases from several archives; a phase present twice is an error."""
-    estimators: dict[str, DDOSEstimator] = {}
+                          route: str = "score", all_volumes: bool = False
+                          ) -> dict[str, DDOSEstimator] | dict[str, list[DDOSEstimator]]:
+    """Phases from several archives (the smallest volume of each, or every volume as a list when
+    ``all_volumes``); a phase present twice is an error."""
+    estimators: dict = {}
     for path in archives:
-        for name, est in load_estimators(path, conventions=conventions, degree=degree,
-                                         route=route).items():
+        loaded = load_volume_estimators(path, conventions=conventions, degree=degree,
+                                        route=route, volume_index=None if all_volumes else 0)
+        for name, ests in loaded.items():
             if name in estimators:
-                raise EstimatorError(f"phase {name!r} appears in more than one archive")
-            estimators[name] = est
+                raise EstimatorError(f"phase {name!r} appears in more than one archive",
+                                     "merge the archives (phasetune merge) or pass one of them")
+            estimators[name] = ests if all_volumes else ests[0]
     return estimators

@@ -1,0 +1,299 @@
+"""G(θ, P, T) = min_V [F(θ, V, T) + P·V] per atom, and what follows from it (method.md §8,
+Pressure).
+
+From the per-volume predictions of one phase (a
+:class:`~phasetune.estimator.prediction.Prediction` or anything with ``F_total``, ``sigma_F``,
+``entropy``, ``solved`` and optionally ``D_star``) and the fitted surface of
+:mod:`~phasetune.pressure.surface`, for every pressure P, temperature T and model:
+
+* V*(P, T) solves ∂F/∂V = −P inside the sampled range (safeguarded Newton);
+* G = F(V*) + PV*;  S = s(V*) (= −∂G/∂T at fixed P);  H = G + TS;
+* B_T = V* ∂²F/∂V²;  α_V = (∂s/∂V)/B_T (from ∂V*/∂T = (∂s/∂V)/(∂²F/∂V²));
+* C_P = C_V + T(∂s/∂V)²/(∂²F/∂V²), C_V = T ∂s/∂T at V* (from per-volume ∂s/∂T when given, e.g.
+  by :meth:`~phasetune.pressure.phase.PressurePhase.predict` with ``heat_capacity=True``; NaN
+  otherwise);
+* ∂G/∂θ = D*(V*) = Σ_i w_i(V*) D*_i, exact for the surface (envelope theorem);
+* σ_G = R (Σ_i w_i(V*)² σ_i²)^{1/2} and σ_V* = R (Σ_i (w′_i(V*)/F″)² σ_i²)^{1/2} with R the
+  Birge ratio of the fit.
+
+A point is not solved (status bits below) when a sampled volume is unsolved there, when V* would
+leave the sampled volumes, or when ∂²F/∂V² ≤ 0 at V* or anywhere between the sampled volumes
+(mechanically unstable: no unique minimum).  Where no V* exists inside the sampled volumes (out of
+range, or ∂²F/∂V² ≤ 0 at the stationary point) every output is NaN: never an extrapolated number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ..constants import GPA_TO_EV_PER_A3
+from ..errors import PhasetuneError
+from .surface import VolumeBasis
+
+VOLUME_UNSOLVED = 16
+"""The estimate at one of the sampled volumes is not solved at this (T, model)."""
+BELOW_RANGE = 32
+"""V* lies below the smallest sampled volume: the pressure is above the sampled range."""
+ABOVE_RANGE = 64
+"""V* lies above the largest sampled volume: the pressure is below the sampled range."""
+UNSTABLE = 128
+"""∂²F/∂V² ≤ 0 at V* or between the sampled volumes (negative bulk modulus)."""
+
+REASONS = {
+    VOLUME_UNSOLVED: "the free energy at a sampled volume is not solved here",
+    BELOW_RANGE: "V* would lie below the smallest sampled volume (pressure above the sampled "
+                 "range): sample smaller volumes",
+    ABOVE_RANGE: "V* would lie above the largest sampled volume (pressure below the sampled "
+                 "range): sample larger volumes",
+    UNSTABLE: "d2F/dV2 <= 0 within the sampled volumes (negative bulk modulus: mechanically "
+              "unstable, no unique equilibrium volume)",
+}
+CONVEXITY_POINTS = 17
+"""Points between the smallest and largest volume where ∂²F/∂V² > 0 is checked."""
+NEWTON_ITERATIONS = 60
+VOLUME_TOL = 1e-10
+"""Relative volume tolerance of the V* solve."""
+
+
+class VolumePrediction(Protocol):
+    """What :func:`gibbs` needs of one volume's prediction (arrays (n_T, n_models))."""
+
+    F_total: np.ndarray
+    sigma_F: np.ndarray
+    entropy: np.ndarray
+    solved: np.ndarray
+    D_star: np.ndarray | None
+
+
+@dataclass
+class GibbsPrediction:
+    """G(θ, P, T) per atom of one phase; arrays (n_P, n_T, n_models) unless stated.
+
+    Attributes:
+        pressures: (n_P,) eV/Å³.
+        temperatures: (n_T,) K.
+        G: Gibbs free energy, eV/atom.
+        sigma_G: its standard error (widened by the surface's Birge ratio), eV/atom.
+        volume: V*, Å³/atom;  sigma_volume: its standard error, Å³/atom.
+        entropy: S, eV/K/atom;  enthalpy: H = G + TS, eV/atom.
+        bulk_modulus: isothermal B_T, eV/Å³.
+        expansion: volumetric thermal expansion α_V, 1/K.
+        heat_capacity: C_P, eV/K/atom (NaN unless per-volume ∂s/∂T were given).
+        solved: no status bit set.
+        status: bits of VOLUME_UNSOLVED, BELOW_RANGE, ABOVE_RANGE, UNSTABLE.
+        volume_solved: (n_V, n_T, n_models) solved flags of the per-volume estimates.
+        D_star: optional (n_P, n_T, n_models, N_D) exact ∂G/∂θ.
+        birge: (n_T, n_models) lack-of-fit ratio of the F(V) surface (≥ 1).
+        volumes: (n_V,) sampled volumes, Å³/atom.
+        degree: polynomial degree of the surface.
+        conventions: the conventions dict of the per-volume predictions.
+    """
+
+    pressures: np.ndarray
+    temperatures: np.ndarray
+    G: np.ndarray
+    sigma_G: np.ndarray
+    volume: np.ndarray
+    sigma_volume: np.ndarray
+    entropy: np.ndarray
+    enthalpy: np.ndarray
+    bulk_modulus: np.ndarray
+    expansion: np.ndarray
+    heat_capacity: np.ndarray
+    solved: np.ndarray
+    status: np.ndarray
+    birge: np.ndarray
+    volumes: np.ndarray
+    degree: int
+    conventions: dict = field(default_factory=dict)
+    D_star: np.ndarray | None = None
+    volume_solved: np.ndarray | None = None
+
+    def reasons(self, p: int, t: int, m: int) -> list[str]:
+        """Why (pressure p, temperature t, model m) is not solved, in words."""
+        code = int(self.status[p, t, m])
+        out = []
+        for bit, text in REASONS.items():
+            if code & bit and bit == VOLUME_UNSOLVED and self.volume_solved is not None:
+                bad = self.volumes[~self.volume_solved[:, t, m]]
+                text = (f"the free energy is not solved at the sampled volume(s) "
+                        f"{', '.join(f'{v:g}' for v in bad)} Å³/atom (see predict without -P)")
+            if code & bit:
+                out.append(text)
+        return out
+
+    def at(self, p: int) -> AtPressure:
+        """The isobar P = pressures[p], with the attribute names of a Prediction."""
+        return AtPressure(self, p)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict; pressures in GPa, B_T in GPa, as the CLI prints them."""
+        keys = ("G", "sigma_G", "volume", "sigma_volume", "entropy", "enthalpy", "expansion",
+                "heat_capacity", "solved", "status", "D_star")
+        out = {k: np.asarray(getattr(self, k)).tolist() for k in keys
+               if getattr(self, k) is not None}
+        out.update(
+            pressures_GPa=(self.pressures / GPA_TO_EV_PER_A3).tolist(),
+            temperatures=self.temperatures.tolist(),
+            bulk_modulus_GPa=(self.bulk_modulus / GPA_TO_EV_PER_A3).tolist(),
+            birge=self.birge.tolist(), sampled_volumes=self.volumes.tolist(),
+            volume_degree=self.degree, shape="(n_P, n_T, n_models)",
+            units={"G": "eV/atom", "enthalpy": "eV/atom", "entropy": "eV/K/atom",
+                   "volume": "Å³/atom", "expansion": "1/K", "heat_capacity": "eV/K/atom",
+                   "pressures_GPa": "GPa", "bulk_modulus_GPa": "GPa", "temperatures": "K"},
+            status_bits={str(b): text for b, text in REASONS.items()},
+            conventions=self.conventions)
+        return out
+
+
+class AtPressure:
+    """One isobar of a :class:`GibbsPrediction` seen as a Prediction (F_total = G, sigma_F = σ_G,
+    entropy = S, D_star = ∂G/∂θ), so that ΔG, T_c and ensembles at fixed pressure reuse the
+    fixed-volume code of :mod:`phasetune.phases`.  Arrays (n_T, n_models)."""
+
+    def __init__(self, gibbs: GibbsPrediction, p: int):
+        self.gibbs, self.p = gibbs, p
+        self.pressure = float(gibbs.pressures[p])
+        self.temperatures = gibbs.temperatures
+        self.conventions = gibbs.conventions
+        self.F_total = gibbs.G[p]
+        self.sigma_F = gibbs.sigma_G[p]
+        self.entropy = gibbs.entropy[p]
+        self.solved = gibbs.solved[p]
+        self.status = gibbs.status[p]
+        self.volume = gibbs.volume[p]
+        self.alpha_star = np.full(self.F_total.shape, np.nan)
+        self.D_star = None if gibbs.D_star is None else gibbs.D_star[p]
+
+    def reasons(self, t: int, m: int) -> list[str]:
+        return self.gibbs.reasons(self.p, t, m)
+
+
+def _stack(predictions, name: str) -> np.ndarray:
+    return np.stack([np.asarray(getattr(p, name), dtype=float) for p in predictions])
+
+
+def _solve_volume(basis: VolumeBasis, coef: np.ndarray, pressures: np.ndarray) \
+        -> tuple[np.ndarray, np.ndarray]:
+    """V* with ∂F/∂V(V*) = −P, (n_P, n_T, n_m), and the out-of-range bits."""
+    shape = (pressures.size, *coef.shape[1:])
+    p = pressures.reshape((-1,) + (1,) * (coef.ndim - 1))
+    lo = np.full(shape, basis.v_min)
+    hi = np.full(shape, basis.v_max)
+    g_lo = basis.evaluate(coef, lo, 1) + p  # ∂(F + PV)/∂V at the smallest volume
+    g_hi = basis.evaluate(coef, hi, 1) + p
+    status = np.where(g_lo > 0, BELOW_RANGE, 0) | np.where(g_hi < 0, ABOVE_RANGE, 0)
+    v = np.where(g_lo > 0, lo, np.where(g_hi < 0, hi, 0.5 * (lo + hi)))
+    active = status == 0
+    for _ in range(NEWTON_ITERATIONS):
+        if not active.any():
+            break
+        g = basis.evaluate(coef, v, 1) + p
+        lo = np.where(active & (g < 0), v, lo)
+        hi = np.where(active & (g >= 0), v, hi)
+        curv = basis.evaluate(coef, v, 2)
+        step = np.where(curv > 0, g / np.where(curv > 0, curv, 1.0), np.nan)
+        new = v - step
+        new = np.where(np.isfinite(new) & (new > lo) & (new < hi), new, 0.5 * (lo + hi))
+        done = np.abs(new - v) <= VOLUME_TOL * v
+        v = np.where(active, new, v)
+        active &= ~done
+    return v, status
+
+
+def gibbs(volumes, predictions, pressures, *, degree: int | None = None,
+          conventions: dict | None = None, entropy_slope=None) -> GibbsPrediction:
+    """G(θ, P, T) of one phase from its predictions at the sampled volumes.
+
+    Args:
+        volumes: (n_V,) volumes per atom of the predictions, Å³/atom (any order).
+        predictions: n_V per-volume predictions on the same temperatures and models, arrays
+            (n_T, n_models) (``D_star`` present in all or none).
+        pressures: (n_P,) eV/Å³.
+        degree: degree of the F(V) polynomial (default :func:`~.surface.default_degree`).
+        conventions: recorded in the result (default: the first prediction's).
+        entropy_slope: optional n_V arrays (n_T, n_models) of ∂s/∂T at each volume, eV/K²/atom;
+            without them C_V (and so C_P) is NaN rather than a coarse-grid difference.
+
+    Returns:
+        :class:`GibbsPrediction` with (n_P, n_T, n_models) arrays.
+    """
+    v_in = np.asarray(volumes, dtype=float)
+    if len(predictions) != v_in.size:
+        raise PhasetuneError(f"{v_in.size} volumes but {len(predictions)} predictions")
+    order = np.argsort(v_in)
+    preds = [predictions[i] for i in order]
+    basis = VolumeBasis.from_volumes(v_in[order], degree)
+    temps = np.asarray(preds[0].temperatures, dtype=float)
+    for p in preds[1:]:
+        if not np.array_equal(np.asarray(p.temperatures, dtype=float), temps):
+            raise PhasetuneError("per-volume predictions were made at different temperatures")
+    pres = np.atleast_1d(np.asarray(pressures, dtype=float))
+    if pres.ndim != 1 or not np.all(np.isfinite(pres)):
+        raise PhasetuneError(f"pressures must be a 1-d array of finite values, got {pres}")
+    f = _stack(preds, "F_total")                       # (n_V, n_T, n_m)
+    sig = _stack(preds, "sigma_F")
+    s = _stack(preds, "entropy")
+    volume_solved = _stack(preds, "solved").astype(bool)
+    all_solved = np.all(volume_solved, axis=0)
+    coef_f, coef_s = basis.coefficients(f), basis.coefficients(s)
+    birge = basis.birge_ratio(f, sig)
+
+    # convexity between the sampled volumes, independent of P
+    grid = np.linspace(basis.v_min, basis.v_max, CONVEXITY_POINTS)
+    curv_grid = np.einsum("gk,k...->g...", basis.basis(grid, 2), coef_f)
+    convex = np.all(curv_grid > 0, axis=0)
+
+    v_star, status = _solve_volume(basis, coef_f, pres)
+    p_col = pres[:, None, None]
+    phi0 = basis.basis(v_star)                          # (n_P, n_T, n_m, d + 1)
+    phi1 = basis.basis(v_star, 1)
+    curv = basis.evaluate(coef_f, v_star, 2)
+    unstable = (curv <= 0) | ~convex[None]
+    # one diagnosis per point: an unsolved volume makes the surface untrustworthy, and a
+    # non-convex surface has no meaningful "pressure range"
+    status = np.where(unstable, UNSTABLE, status)
+    status = np.where(all_solved[None], status, VOLUME_UNSOLVED)
+    f_star = np.einsum("ptmk,ktm->ptm", phi0, coef_f)
+    s_star = np.einsum("ptmk,ktm->ptm", phi0, coef_s)
+    s_v = np.einsum("ptmk,ktm->ptm", phi1, coef_s)
+    # Var of φ·c with c = A⁺F and independent F_i: φᵀ A⁺ diag(σ²) A⁺ᵀ φ
+    sig2 = np.where(np.isfinite(sig), sig, 0.0) ** 2
+    cov = np.einsum("ki,itm,li->tmkl", basis.pinv, sig2, basis.pinv)
+    var_f = np.einsum("ptmk,tmkl,ptml->ptm", phi0, cov, phi0)
+    var_fv = np.einsum("ptmk,tmkl,ptml->ptm", phi1, cov, phi1)
+    sigma_g = birge * np.sqrt(np.maximum(var_f, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma_v = birge * np.sqrt(np.maximum(var_fv, 0.0)) / np.abs(curv)
+        dvdt = s_v / curv
+        bulk = v_star * curv
+        expansion = dvdt / v_star
+    if entropy_slope is not None:
+        coef_st = basis.coefficients(np.stack([np.asarray(e, float)[..., None] if False else
+                                               np.asarray(e, float) for e in
+                                               [entropy_slope[i] for i in order]]))
+        c_v = temps[None, :, None] * np.einsum("ptmk,ktm->ptm", phi0, coef_st)
+    else:
+        c_v = np.full(v_star.shape, np.nan)
+    heat = c_v + temps[None, :, None] * s_v * dvdt
+    d_star = None
+    if preds[0].D_star is not None:
+        coef_d = basis.coefficients(_stack(preds, "D_star"))   # (d + 1, n_T, n_m, N_D)
+        d_star = np.einsum("ptmk,ktmd->ptmd", phi0, coef_d)
+    solved = status == 0
+    # no equilibrium volume in the sampled range: no number at all (flagged points keep theirs)
+    nan = np.where(((status & (BELOW_RANGE | ABOVE_RANGE)) != 0) | (curv <= 0)
+                   | ((v_star <= basis.v_min) | (v_star >= basis.v_max)), np.nan, 1.0)
+    g = (f_star + p_col * v_star) * nan
+    return GibbsPrediction(
+        pressures=pres, temperatures=temps, G=g, sigma_G=sigma_g * nan,
+        volume=v_star * nan, sigma_volume=sigma_v * nan, entropy=s_star * nan,
+        enthalpy=g + temps[None, :, None] * s_star, bulk_modulus=bulk * nan,
+        expansion=expansion * nan, heat_capacity=heat * nan, solved=solved, status=status,
+        birge=birge, volumes=basis.volumes, degree=basis.degree,
+        conventions=conventions if conventions is not None
+        else dict(getattr(preds[0], "conventions", {}) or {}),
+        D_star=None if d_star is None else d_star * nan[..., None], volume_solved=volume_solved)
