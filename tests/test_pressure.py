@@ -176,3 +176,17 @@ def test_kb_consistency():
     assert np.allclose(res.heat_capacity, 3 * KB, rtol=1e-5)
     preds = [phase.at_volume(v).predict(THETA, [300.0, 1000.0]) for v in VOLUMES]
     assert np.isnan(gibbs(VOLUMES, preds, [0.0]).heat_capacity).all()   # no ∂s/∂T given
+
+
+def test_volume_gradient_in_theta_is_exact():
+    phase = bcc_like()
+    theta = THETA + np.array([0.001, -0.002, 0.001])
+    res = predict(phase, VOLUMES, theta, [900.0], [3.0])
+    h = 1e-5
+    for k in range(3):
+        up, down = theta.copy(), theta.copy()
+        up[k] += h
+        down[k] -= h
+        num = (predict(phase, VOLUMES, up, [900.0], [3.0], False).volume
+               - predict(phase, VOLUMES, down, [900.0], [3.0], False).volume) / (2 * h)
+        assert res.volume_gradient[0, 0, 0, k] == pytest.approx(num[0, 0, 0], rel=1e-5)

@@ -93,3 +93,24 @@ def test_single_volume_with_pressure_is_refused(tmp_path):
     result = run(["predict", d / "mo_pv.h5", "--potential", POT, "-T", "300", "-P", "0"])
     assert result.exit_code == 2 and "single volume" in result.output
     assert "Traceback" not in result.output
+
+
+def test_tune_at_pressure(archive, tmp_path):
+    cfg = tmp_path / "tune.yaml"
+    cfg.write_text(f"archives: [{archive}]\npotential: {POT}\n"
+                   "targets:\n  - delta_F: {a: a15, b: bcc, T: 500, P: 5, shift_meV: -3}\n"
+                   "  - volume: {phase: bcc, T: 300, P: 0, value: 15.9}\n"
+                   "regulariser: {kind: ridge, n_per_phase: 1}\noutput: tuned\nname: Mo_p\n")
+    result = run(["tune", cfg, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["converged"], report["message"]
+    assert [t["P_GPa"] for t in report["targets"]] == [5.0, 0.0]
+    tuned = tmp_path / "tuned" / "Mo_p.snap"
+    out = json.loads(run(["predict", archive, "--potential", tuned, "-T", "300", "-P", "0",
+                          "--json"]).output)
+    assert out["phases"]["bcc"]["volume"][0][0][0] == pytest.approx(15.9, abs=1e-3)
+    mixed = tmp_path / "mixed.yaml"
+    mixed.write_text(cfg.read_text().replace(", P: 5,", ","))
+    bad = run(["tune", mixed])
+    assert bad.exit_code == 2 and "targets[0] has no P" in bad.output

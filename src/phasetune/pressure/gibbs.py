@@ -12,7 +12,8 @@ From the per-volume predictions of one phase (a
 * C_P = C_V + T(∂s/∂V)²/(∂²F/∂V²), C_V = T ∂s/∂T at V* (from per-volume ∂s/∂T when given, e.g.
   by :meth:`~phasetune.pressure.phase.PressurePhase.predict` with ``heat_capacity=True``; NaN
   otherwise);
-* ∂G/∂θ = D*(V*) = Σ_i w_i(V*) D*_i, exact for the surface (envelope theorem);
+* ∂G/∂θ = D*(V*) = Σ_i w_i(V*) D*_i, exact for the surface (envelope theorem), and
+  ∂V*/∂θ = −(Σ_i w′_i(V*) D*_i)/(∂²F/∂V²) by implicit differentiation of ∂F/∂V = −P;
 * σ_G = R (Σ_i w_i(V*)² σ_i²)^{1/2} and σ_V* = R (Σ_i (w′_i(V*)/F″)² σ_i²)^{1/2} with R the
   Birge ratio of the fit.
 
@@ -85,6 +86,8 @@ class GibbsPrediction:
         solved: no status bit set.
         status: bits of VOLUME_UNSOLVED, BELOW_RANGE, ABOVE_RANGE, UNSTABLE.
         volume_solved: (n_V, n_T, n_models) solved flags of the per-volume estimates.
+        volume_gradient: optional (n_P, n_T, n_models, N_D) ∂V*/∂θ, Å³/atom per θ unit (with
+            ``D_star``).
         D_star: optional (n_P, n_T, n_models, N_D) exact ∂G/∂θ.
         birge: (n_T, n_models) lack-of-fit ratio of the F(V) surface (≥ 1).
         volumes: (n_V,) sampled volumes, Å³/atom.
@@ -111,6 +114,7 @@ class GibbsPrediction:
     conventions: dict = field(default_factory=dict)
     D_star: np.ndarray | None = None
     volume_solved: np.ndarray | None = None
+    volume_gradient: np.ndarray | None = None
 
     def reasons(self, p: int, t: int, m: int) -> list[str]:
         """Why (pressure p, temperature t, model m) is not solved, in words."""
@@ -279,10 +283,13 @@ def gibbs(volumes, predictions, pressures, *, degree: int | None = None,
     else:
         c_v = np.full(v_star.shape, np.nan)
     heat = c_v + temps[None, :, None] * s_v * dvdt
-    d_star = None
+    d_star = dv_dtheta = None
     if preds[0].D_star is not None:
         coef_d = basis.coefficients(_stack(preds, "D_star"))   # (d + 1, n_T, n_m, N_D)
         d_star = np.einsum("ptmk,ktmd->ptmd", phi0, coef_d)
+        # ∂F/∂V(V*; θ) = −P  ⇒  ∂V*/∂θ = −(∂D*/∂V)/(∂²F/∂V²)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dv_dtheta = -np.einsum("ptmk,ktmd->ptmd", phi1, coef_d) / curv[..., None]
     solved = status == 0
     # no equilibrium volume in the sampled range: no number at all (flagged points keep theirs)
     nan = np.where(((status & (BELOW_RANGE | ABOVE_RANGE)) != 0) | (curv <= 0)
@@ -296,4 +303,5 @@ def gibbs(volumes, predictions, pressures, *, degree: int | None = None,
         birge=birge, volumes=basis.volumes, degree=basis.degree,
         conventions=conventions if conventions is not None
         else dict(getattr(preds[0], "conventions", {}) or {}),
-        D_star=None if d_star is None else d_star * nan[..., None], volume_solved=volume_solved)
+        D_star=None if d_star is None else d_star * nan[..., None], volume_solved=volume_solved,
+        volume_gradient=None if dv_dtheta is None else dv_dtheta * nan[..., None])

@@ -67,6 +67,11 @@ class PressurePhase:
         self.fixed = first.fixed
         self.conventions = first.conventions
         self.phase_volume = first.phase_volume
+        self.reference = self.estimators[len(self.estimators) // 2].reference
+        """The middle sampled volume's reference (e.g. for training frames)."""
+
+    def conventions_dict(self) -> dict:
+        return self.estimators[0].conventions_dict()
 
     @property
     def volumes(self) -> np.ndarray:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import GPA_TO_EV_PER_A3
 from ..jsonutil import to_jsonable
 from ..phases.transitions import transitions
-from .targets import TransitionTarget
+from .targets import TransitionTarget, phase_at
 
 
 def build_report(spec, estimators, potential, tuned, targets, result, design, grid) -> dict:
@@ -25,9 +26,11 @@ def build_report(spec, estimators, potential, tuned, targets, result, design, gr
         if isinstance(target, TransitionTarget):
             before, after = transition_before_after(
                 estimators, target.phase_b, target.phase_a, result.theta0, result.theta, grid,
-                beta0)
+                beta0, target.pressure)
             row.update(T_target=target.temperature, transitions_before=before,
                        transitions_after=after)
+        if getattr(target, "pressure", None) is not None:
+            row["P_GPa"] = target.pressure / GPA_TO_EV_PER_A3
         rows.append(row)
     report = {
         "potential": potential.name,
@@ -104,9 +107,12 @@ def plot_trajectory(result, targets, path: Path, regulariser: str = "gram") -> P
     return path
 
 
-def transition_before_after(estimators, low: str, high: str, theta0, theta, grid, beta0):
-    """T_c (or bound) between two phases before and after tuning."""
-    pair = (estimators[low], estimators[high])
+def transition_before_after(estimators, low: str, high: str, theta0, theta, grid, beta0,
+                            pressure: float | None = None):
+    """T_c (or bound) between two phases before and after tuning (on the isobar at
+    ``pressure`` eV/Å³ when given)."""
+    pair = tuple(phase_at(estimators, n, pressure, f"T_c({low}→{high})") for n in (low, high))
     before = transitions(*pair, theta0, grid, (low, high), beta0)
     after = transitions(*pair, theta, grid, (low, high), beta0)
     return [t.to_dict() for t in before], [t.to_dict() for t in after]
+

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import GPA_TO_EV_PER_A3
 from ..conventions import Conventions
 from ..errors import PhasetuneError
 from ..estimator.ddos import DDOSEstimator
@@ -19,7 +20,7 @@ from .optimizer import TuneResult, fine_tune
 from .provenance import tune_provenance, with_provenance
 from .report import build_report, write_outputs
 from .spec import TuneSpec
-from .targets import DeltaFTarget, transition_target
+from .targets import DeltaFTarget, VolumeTarget, transition_target
 
 
 @dataclass
@@ -29,23 +30,32 @@ class TuneOutcome:
     result: TuneResult
     potential: LinearPotential
     tuned: LinearPotential
-    targets: list[DeltaFTarget]
+    targets: list[DeltaFTarget | VolumeTarget]
     report: dict
     files: dict[str, Path]
 
 
-def build_targets(spec: TuneSpec, estimators: dict[str, DDOSEstimator],
-                  potential: LinearPotential) -> list[DeltaFTarget]:
+def _ev_per_a3(gpa: float | None) -> float | None:
+    return None if gpa is None else gpa * GPA_TO_EV_PER_A3
+
+
+def build_targets(spec: TuneSpec, estimators: dict,
+                  potential: LinearPotential) -> list[DeltaFTarget | VolumeTarget]:
     """Targets of the spec; a ``shift_meV`` is applied to ΔF evaluated at θ0."""
-    targets: list[DeltaFTarget] = []
+    targets: list[DeltaFTarget | VolumeTarget] = []
     for t in spec.targets:
         if t.transition is not None:
             tr = t.transition
             # |ΔF| ≤ 1 µeV/atom: well below 0.1 K for any realistic entropy difference
-            targets.append(transition_target(tr.low, tr.high, tr.T, tolerance=1e-6))
+            targets.append(transition_target(tr.low, tr.high, tr.T, tolerance=1e-6,
+                                             pressure=_ev_per_a3(tr.P)))
+        elif t.volume is not None:
+            v = t.volume
+            targets.append(VolumeTarget(v.phase, v.T, _ev_per_a3(v.P), v.value, v.tolerance))
         else:
             d = t.delta_F
-            target = DeltaFTarget(d.a, d.b, d.T, 0.0, 1e-3 * d.tolerance_meV)
+            target = DeltaFTarget(d.a, d.b, d.T, 0.0, 1e-3 * d.tolerance_meV,
+                                  pressure=_ev_per_a3(d.P))
             if d.shift_meV is not None:
                 now = target.evaluate(estimators, potential.theta, potential.beta0())
                 target.value = now.residual + 1e-3 * d.shift_meV
@@ -82,9 +92,19 @@ def run_tune(spec: TuneSpec, t_grid: np.ndarray | None = None) -> TuneOutcome:
     if not isinstance(potential, LinearPotential):
         raise PhasetuneError(f"{spec.potential} is not a linear (SNAP) potential")
     conventions = Conventions(modes=spec.modes)
-    estimators = load_phase_estimators(spec.archives, conventions, spec.degree, spec.route)
-    for est in estimators.values():
-        check_potential(potential, est.phase_volume)
+    if any(t.pressure() is not None for t in spec.targets):
+        from ..pressure.loading import load_pressure_phases
+
+        estimators = load_pressure_phases(spec.archives, conventions=conventions,
+                                          degree=spec.degree, route=spec.route)
+        for phase in estimators.values():
+            for est in phase.estimators:
+                check_potential(potential, est.phase_volume)
+    else:
+        estimators = load_phase_estimators(spec.archives, conventions, spec.degree,
+                                           spec.route)
+        for est in estimators.values():
+            check_potential(potential, est.phase_volume)
     targets = build_targets(spec, estimators, potential)
     design = training_design(spec, potential, estimators)  # metric (gram) and RMSE report
     metric = metric_from(spec, design, len(potential.theta))

@@ -7,6 +7,11 @@ Example::
     targets:
       - transition: {low: bcc, high: fcc, T: 1063}
       - delta_F: {a: fcc, b: bcc, T: 1000, value_meV: 5}     # or shift_meV: -10
+      # with P (GPa) on any target, every target is at pressure (G instead of F), from phases
+      # sampled at several volumes; e.g. one line at two pressures and a lattice volume:
+      # - transition: {low: bcc, high: fcc, T: 1185, P: 0}
+      # - transition: {low: bcc, high: fcc, T: 1100, P: 5}
+      # - volume: {phase: bcc, T: 300, P: 0, value: 11.78}   # Å³/atom
     regulariser:
       kind: gram                      # gram (training design) or ridge
       training: train.extxyz          # optional; default: generated from the potential itself
@@ -39,6 +44,8 @@ class TransitionSpec(_Strict):
     low: str
     high: str
     T: float = Field(gt=0)
+    P: float | None = None
+    """GPa; None: at the fixed sampled volume."""
 
 
 class DeltaFSpec(_Strict):
@@ -50,6 +57,7 @@ class DeltaFSpec(_Strict):
     value_meV: float | None = None
     shift_meV: float | None = None
     tolerance_meV: float = Field(default=0.05, gt=0)
+    P: float | None = None
 
     @model_validator(mode="after")
     def _value_or_shift(self):
@@ -58,15 +66,33 @@ class DeltaFSpec(_Strict):
         return self
 
 
+class VolumeSpec(_Strict):
+    """V*(phase, T, P) equal to ``value`` Å³/atom."""
+
+    phase: str
+    T: float = Field(gt=0)
+    P: float = 0.0
+    value: float = Field(gt=0)
+    tolerance: float = Field(default=1e-4, gt=0)
+
+
 class TargetSpec(_Strict):
     transition: TransitionSpec | None = None
     delta_F: DeltaFSpec | None = None
+    volume: VolumeSpec | None = None
 
     @model_validator(mode="after")
     def _one(self):
-        if (self.transition is None) == (self.delta_F is None):
-            raise ValueError("each target is either 'transition' or 'delta_F'")
+        given = [k for k in ("transition", "delta_F", "volume") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("each target is exactly one of 'transition', 'delta_F' or "
+                             "'volume'")
         return self
+
+    def pressure(self) -> float | None:
+        """The target's pressure in GPa (None: fixed volume)."""
+        return next(getattr(self, k).P for k in ("transition", "delta_F", "volume")
+                    if getattr(self, k) is not None)
 
 
 class RegulariserSpec(_Strict):
@@ -115,6 +141,15 @@ def load_tune_spec(path: str | Path) -> TuneSpec:
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_format(exc)}",
                           "see the example in phasetune.tuning.spec") from exc
+    at_pressure = [t.pressure() is not None for t in spec.targets]
+    if any(at_pressure) and not all(at_pressure):
+        k = at_pressure.index(False)
+        raise ConfigError(f"{path}: targets[{k}] has no P while other targets do",
+                          "give P (GPa) for every target, or for none")
+    if any(at_pressure) and "keep_delta_E0" in spec.constraints:
+        raise ConfigError(f"{path}: constraints: keep_delta_E0 is defined at one volume; it "
+                          "cannot be combined with targets at pressure",
+                          "drop the constraint or the targets' P")
     base = path.parent
     spec.archives = [_resolve(a, base) for a in spec.archives]
     if spec.regulariser.training is not None:

@@ -3,7 +3,10 @@
 * :class:`TransitionTarget` — T_c(low → high) = T: the residual is ΔF_{high−low}(θ, T), which
   vanishes exactly when T is a transition temperature.
 * :class:`DeltaFTarget` — ΔF_{a−b}(θ, T) = value (eV/atom).
-Both have the gradient ΔD* = D*_a − D*_b (the envelope theorem, method.md §7.6).
+Both have the gradient ΔD* = D*_a − D*_b (the envelope theorem, method.md §7.6).  With a pressure
+P they use ΔG(θ, P, T) and ∂G/∂θ = D*(V*) of phases sampled at several volumes
+(:class:`~phasetune.pressure.phase.PressurePhase`), so several targets can pin one transition line.
+* :class:`VolumeTarget` — V*(θ, P, T) = value (Å³/atom), gradient ∂V*/∂θ.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..constants import GPA_TO_EV_PER_A3
 from ..errors import PhasetuneError
 from ..estimator.ddos import DDOSEstimator
+from ..pressure.phase import Isobar, PressurePhase
 
 
 @dataclass
@@ -44,20 +49,25 @@ class DeltaFTarget:
     temperature: float
     value: float = 0.0
     tolerance: float = 1e-4
+    pressure: float | None = None
+    """eV/Å³; None: at the fixed sampled volume."""
+
+    def where(self) -> str:
+        at = "" if self.pressure is None else f", {self.pressure / GPA_TO_EV_PER_A3:g} GPa"
+        return f"{self.temperature:g} K{at}"
 
     def describe(self) -> str:
-        return (f"ΔF({self.phase_a}−{self.phase_b}, {self.temperature:g} K) = "
+        g = "F" if self.pressure is None else "G"
+        return (f"Δ{g}({self.phase_a}−{self.phase_b}, {self.where()}) = "
                 f"{1e3 * self.value:g} meV/atom")
 
-    def evaluate(self, estimators: dict[str, DDOSEstimator], theta: np.ndarray,
+    def evaluate(self, estimators: dict, theta: np.ndarray,
                  beta0: float | None = None) -> TargetValue:
-        for name in (self.phase_a, self.phase_b):
-            if name not in estimators:
-                raise PhasetuneError(f"target {self.describe()} names phase {name!r}, which is "
-                                     f"not loaded", f"loaded phases: {', '.join(estimators)}")
         t = np.array([self.temperature])
-        pa = estimators[self.phase_a].predict(theta, t, gradient=True, beta0=beta0)
-        pb = estimators[self.phase_b].predict(theta, t, gradient=True, beta0=beta0)
+        pa = phase_at(estimators, self.phase_a, self.pressure, self.describe()).predict(
+            theta, t, gradient=True, beta0=beta0)
+        pb = phase_at(estimators, self.phase_b, self.pressure, self.describe()).predict(
+            theta, t, gradient=True, beta0=beta0)
         reasons = [f"{n}: {r}" for n, p in ((self.phase_a, pa), (self.phase_b, pb))
                    for r in p.reasons(0, 0)]
         return TargetValue(
@@ -69,16 +79,62 @@ class DeltaFTarget:
         )
 
 
+def phase_at(estimators: dict, name: str, pressure: float | None, what: str) \
+        -> DDOSEstimator | Isobar:
+    """The estimator of ``name`` at fixed volume, or its isobar at ``pressure`` (eV/Å³);
+    ``what`` names the target in errors."""
+    if name not in estimators:
+        raise PhasetuneError(f"target {what} names phase {name!r}, which is not loaded",
+                             f"loaded phases: {', '.join(estimators)}")
+    est = estimators[name]
+    if pressure is None:
+        if isinstance(est, PressurePhase):
+            raise PhasetuneError(f"target {what} has no pressure, but the phases are loaded at "
+                                 "pressure", "give P for every target, or none")
+        return est
+    if not isinstance(est, PressurePhase):
+        raise PhasetuneError(f"target {what} needs phase {name!r} at several volumes",
+                             "load the phases as PressurePhase (all volumes)")
+    return est.isobar(pressure)
+
+
 @dataclass
 class TransitionTarget(DeltaFTarget):
-    """T_c(low → high) = temperature: ΔF_{high−low}(θ, T) = 0."""
+    """T_c(low → high) = temperature (at pressure P, if given): ΔF (ΔG) _{high−low} = 0."""
 
     def describe(self) -> str:
-        return f"T_c({self.phase_b}→{self.phase_a}) = {self.temperature:g} K"
+        return f"T_c({self.phase_b}→{self.phase_a}) = {self.where()}"
 
 
-def transition_target(low: str, high: str, temperature: float,
-                      tolerance: float = 1e-5) -> TransitionTarget:
-    """T_c between ``low`` (stable below) and ``high`` equal to ``temperature`` K."""
+def transition_target(low: str, high: str, temperature: float, tolerance: float = 1e-5,
+                      pressure: float | None = None) -> TransitionTarget:
+    """T_c between ``low`` (stable below) and ``high`` equal to ``temperature`` K (at
+    ``pressure`` eV/Å³ when given)."""
     return TransitionTarget(phase_a=high, phase_b=low, temperature=temperature, value=0.0,
-                            tolerance=tolerance)
+                            tolerance=tolerance, pressure=pressure)
+
+
+@dataclass
+class VolumeTarget:
+    """V*(θ, P, T) of one phase = value, Å³/atom (e.g. a measured lattice parameter)."""
+
+    phase: str
+    temperature: float
+    pressure: float
+    value: float
+    tolerance: float = 1e-4
+
+    def describe(self) -> str:
+        return (f"V*({self.phase}, {self.temperature:g} K, "
+                f"{self.pressure / GPA_TO_EV_PER_A3:g} GPa) = {self.value:g} Å³/atom")
+
+    def evaluate(self, estimators: dict, theta: np.ndarray,
+                 beta0: float | None = None) -> TargetValue:
+        phase_at(estimators, self.phase, self.pressure, self.describe())
+        g = estimators[self.phase].predict(theta, [self.temperature], [self.pressure],
+                                           gradient=True, beta0=beta0)
+        return TargetValue(
+            residual=float(g.volume[0, 0, 0] - self.value),
+            gradient=g.volume_gradient[0, 0, 0], sigma=float(g.sigma_volume[0, 0, 0]),
+            solved=bool(g.solved[0, 0, 0]),
+            reasons=[f"{self.phase}: {r}" for r in g.reasons(0, 0, 0)])
