@@ -182,30 +182,37 @@ def _stack(predictions, name: str) -> np.ndarray:
 
 def _solve_volume(basis: VolumeBasis, coef: np.ndarray, pressures: np.ndarray) \
         -> tuple[np.ndarray, np.ndarray]:
-    """V* with ∂F/∂V(V*) = −P, (n_P, n_T, n_m), and the out-of-range bits."""
+    """V* with ∂F/∂V(V*) = −P, (n_P, n_T, n_m), and the out-of-range bits.
+
+    Safeguarded Newton on the flattened points, iterating only on those not yet converged."""
     shape = (pressures.size, *coef.shape[1:])
-    p = pressures.reshape((-1,) + (1,) * (coef.ndim - 1))
-    lo = np.full(shape, basis.v_min)
-    hi = np.full(shape, basis.v_max)
-    g_lo = basis.evaluate(coef, lo, 1) + p  # ∂(F + PV)/∂V at the smallest volume
-    g_hi = basis.evaluate(coef, hi, 1) + p
+    cols = coef.reshape(coef.shape[0], -1)
+    n_cols = cols.shape[1]
+    c = np.tile(cols, (1, pressures.size))              # (d + 1, n_P·n_T·n_m)
+    p = np.repeat(pressures, n_cols)
+    g_lo = basis.slopes(c, np.full(p.size, basis.v_min))[0] + p
+    g_hi = basis.slopes(c, np.full(p.size, basis.v_max))[0] + p
     status = np.where(g_lo > 0, BELOW_RANGE, 0) | np.where(g_hi < 0, ABOVE_RANGE, 0)
-    v = np.where(g_lo > 0, lo, np.where(g_hi < 0, hi, 0.5 * (lo + hi)))
-    active = status == 0
+    v = np.where(g_lo > 0, basis.v_min, np.where(g_hi < 0, basis.v_max,
+                                                  0.5 * (basis.v_min + basis.v_max)))
+    idx = np.flatnonzero(status == 0)
+    lo = np.full(idx.size, basis.v_min)
+    hi = np.full(idx.size, basis.v_max)
     for _ in range(NEWTON_ITERATIONS):
-        if not active.any():
+        if idx.size == 0:
             break
-        g = basis.evaluate(coef, v, 1) + p
-        lo = np.where(active & (g < 0), v, lo)
-        hi = np.where(active & (g >= 0), v, hi)
-        curv = basis.evaluate(coef, v, 2)
-        step = np.where(curv > 0, g / np.where(curv > 0, curv, 1.0), np.nan)
-        new = v - step
-        new = np.where(np.isfinite(new) & (new > lo) & (new < hi), new, 0.5 * (lo + hi))
-        done = np.abs(new - v) <= VOLUME_TOL * v
-        v = np.where(active, new, v)
-        active &= ~done
-    return v, status
+        vi, ci = v[idx], c[:, idx]
+        slope, curv = basis.slopes(ci, vi)
+        g = slope + p[idx]
+        lo = np.where(g < 0, vi, lo)
+        hi = np.where(g >= 0, vi, hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = vi - g / curv
+        new = np.where((curv > 0) & (new > lo) & (new < hi), new, 0.5 * (lo + hi))
+        v[idx] = new
+        keep = np.abs(new - vi) > VOLUME_TOL * vi
+        idx, lo, hi = idx[keep], lo[keep], hi[keep]
+    return v.reshape(shape), status.reshape(shape)
 
 
 def gibbs(volumes, predictions, pressures, *, degree: int | None = None,

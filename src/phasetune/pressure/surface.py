@@ -2,9 +2,10 @@
 
 The free energies F_i = F(θ, V_i, T) at the sampled volumes V_1 < … < V_n are fitted by least
 squares with a polynomial in the Birch–Murnaghan strain variable x = (V/V_c)^(−2/3) (V_c the mean
-sampled volume):
+sampled volume), centred and scaled to u = (x − x̄)/h on the sampled x (x̄ their mean, h their
+half-range) so that the design matrix is well conditioned:
 
-    F(V) = Σ_{k=0..d} c_k x(V)^k,   c = A⁺F,   A_ik = x(V_i)^k,
+    F(V) = Σ_{k=0..d} c_k u(V)^k,   c = A⁺F,   A_ik = u(V_i)^k,
 
 so F(V) = w(V)·F with fixed weights w(V) = φ(V)ᵀA⁺ that depend on the volumes only.  Everything
 derived from the surface (P = −∂F/∂V, ∂²F/∂V², the entropy and ∂F/∂θ at any V) is the same linear
@@ -44,14 +45,17 @@ class VolumeBasis:
 
     Attributes:
         volumes: (n_V,) sampled volumes per atom, increasing, Å³/atom.
-        degree: polynomial degree d in x = (V/V_c)^(−2/3).
+        degree: polynomial degree d in u = (x − x̄)/h, x = (V/V_c)^(−2/3).
         v_scale: V_c, Å³/atom.
+        x_mean, x_half: x̄ and h.
         pinv: (d + 1, n_V) least-squares solution operator A⁺.
     """
 
     volumes: np.ndarray
     degree: int
     v_scale: float
+    x_mean: float
+    x_half: float
     pinv: np.ndarray
 
     @classmethod
@@ -72,16 +76,15 @@ class VolumeBasis:
             raise PhasetuneError(f"volume degree {d} needs 1 ≤ d ≤ n_volumes − 1 = {v.size - 1}",
                                  "lower the degree or sample more volumes")
         v_scale = float(v.mean())
-        design = cls._powers(cls._x(v, v_scale), d)
-        return cls(v, d, v_scale, np.linalg.pinv(design))
+        x = cls._x(v, v_scale)
+        x_mean, x_half = float(x.mean()), float(0.5 * (x.max() - x.min()))
+        design = ((x - x_mean) / x_half)[:, None] ** np.arange(d + 1)
+        return cls(v, d, v_scale, x_mean, x_half, np.linalg.pinv(design))
 
     @staticmethod
     def _x(volume, v_scale: float) -> np.ndarray:
-        return (np.asarray(volume, dtype=float) / v_scale) ** (-2.0 / 3.0)
-
-    @staticmethod
-    def _powers(x: np.ndarray, degree: int) -> np.ndarray:
-        return x[..., None] ** np.arange(degree + 1)
+        r = np.cbrt(np.asarray(volume, dtype=float) / v_scale)
+        return 1.0 / (r * r)
 
     @property
     def n_volumes(self) -> int:
@@ -113,22 +116,47 @@ class VolumeBasis:
 
     def basis(self, volume, order: int = 0) -> np.ndarray:
         """φ(V) or its V derivatives, (..., d + 1) for volumes of any shape."""
+        if order not in (0, 1, 2):
+            raise ValueError(f"order must be 0, 1 or 2, got {order}")
         v = np.asarray(volume, dtype=float)
         x = self._x(v, self.v_scale)
-        k = np.arange(self.degree + 1)
-        xk = x[..., None] ** k
+        u = (x - self.x_mean) / self.x_half
+        d = self.degree
+        xk = np.empty(x.shape + (d + 1,))   # powers of u
+        xk[..., 0] = 1.0
+        for k in range(1, d + 1):
+            xk[..., k] = xk[..., k - 1] * u
         if order == 0:
             return xk
-        # x′ = −(2/3)x/V, x″ = (10/9)x/V²
-        dx = (-2.0 / 3.0) * x / v
-        first = k * xk / x[..., None] * dx[..., None]
+        # u′ = x′/h, u″ = x″/h with x′ = −(2/3)x/V, x″ = (10/9)x/V²
+        dx = (-2.0 / 3.0) * x / v / self.x_half
+        out = np.zeros_like(xk)
         if order == 1:
-            return first
-        if order == 2:
-            d2x = (10.0 / 9.0) * x / v**2
-            return (k * (k - 1) * xk / x[..., None] ** 2 * dx[..., None] ** 2
-                    + k * xk / x[..., None] * d2x[..., None])
-        raise ValueError(f"order must be 0, 1 or 2, got {order}")
+            for k in range(1, d + 1):
+                out[..., k] = k * xk[..., k - 1] * dx
+            return out
+        d2x = (10.0 / 9.0) * x / (v * v) / self.x_half
+        for k in range(1, d + 1):
+            out[..., k] = k * xk[..., k - 1] * d2x
+            if k >= 2:
+                out[..., k] += k * (k - 1) * xk[..., k - 2] * dx * dx
+        return out
+
+    def slopes(self, coefficients: np.ndarray, volume: np.ndarray) \
+            -> tuple[np.ndarray, np.ndarray]:
+        """(∂F/∂V, ∂²F/∂V²) for coefficient columns (d + 1, n) at volumes (n,), by Horner's
+        rule (the fast path of the V* solve)."""
+        v = np.asarray(volume, dtype=float)
+        x = self._x(v, self.v_scale)
+        u = (x - self.x_mean) / self.x_half
+        s1 = np.zeros_like(x)
+        s2 = np.zeros_like(x)
+        for k in range(self.degree, 0, -1):   # Σ k c_k u^(k−1), Σ k(k−1) c_k u^(k−2)
+            s1 = s1 * u + k * coefficients[k]
+            if k >= 2:
+                s2 = s2 * u + k * (k - 1) * coefficients[k]
+        du = (-2.0 / 3.0) * x / v / self.x_half
+        return s1 * du, s2 * du * du + s1 * (10.0 / 9.0) * x / (v * v) / self.x_half
 
     def weights(self, volume, order: int = 0) -> np.ndarray:
         """w(V) with ∂^order F(V)/∂V^order = w(V)·F, (..., n_V)."""
