@@ -20,6 +20,7 @@ Pressures are eV/Å³ in the Python interface (bar inside LAMMPS).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -47,8 +48,8 @@ PRESSURE = "pt_press"
 """Recorded variable: instantaneous pressure (simulation, λ-scaled), bar."""
 LAMBDA_REC = "pt_lamrec"
 """Recorded variable: λ at the recorded step."""
-BLOW_UP_SIGNS = ("Lost atoms", "Out of range", "Neighbor list overflow", "Non-numeric",
-                 "box", "Box", "nan", "inf")
+BLOW_UP_SIGNS = ("Lost atoms", "Out of range", "Neighbor list overflow", "neighbor bins",
+                 "Non-numeric", "box", "Box", "nan", "inf")
 """Words of LAMMPS errors that mean the cell collapsed or exploded."""
 CELL_VARS = ("pt_lx", "pt_ly", "pt_lz", "pt_xy", "pt_xz", "pt_yz")
 """Recorded variables: LAMMPS's lower-triangular cell (lx, ly, lz, xy, xz, yz), Å."""
@@ -250,7 +251,8 @@ class BarostatMD:
                 self.engine.command(f"run {n} start {first} stop {first + n_steps} post no")
             except EngineError as exc:
                 if any(word in str(exc) for word in BLOW_UP_SIGNS):
-                    raise self._blown_up(str(exc).split(": ERROR: ")[-1]) from exc
+                    raise self._blown_up(re.split(r"ERROR(?: on proc \d+)?: ", str(exc))[-1]) \
+                        from exc
                 raise
             if record:
                 block = self._extract(len(record) + 1)
