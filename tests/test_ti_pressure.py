@@ -150,6 +150,20 @@ def test_cli_sweep_json():
         assert {"G", "sigma", "sigma_anchor", "sigma_hysteresis", "volume", "G_phys"} <= set(r)
 
 
+def test_sweep_resumes_and_keeps_the_anchor(tmp_path):
+    pot, atoms = _fe()
+    kwargs = dict(repeats=2, steps=200, npt_steps=1000, progress=False,
+                  checkpoint=tmp_path / "rs.json")
+    short = SweepSettings(sweep_steps=500, equilibration=100)
+    first = reversible_scaling(atoms, pot, 300.0, 500.0, 0.0, sweep=short, **kwargs)
+    assert (tmp_path / "rs.sweep.json").exists()
+    again = reversible_scaling(atoms, pot, 300.0, 500.0, 0.0, sweep=short, **kwargs)
+    assert np.array_equal(first.G, again.G)
+    longer = reversible_scaling(atoms, pot, 300.0, 500.0, 0.0, **kwargs,
+                                sweep=SweepSettings(sweep_steps=1000, equilibration=100))
+    assert longer.G[0] == first.G[0] and longer.G[-1] != first.G[-1]  # same anchor, new sweep
+
+
 @pytest.mark.parametrize("args, message", [
     (["-T", "300", "--sweep-to", "900"], "--sweep-to needs --pressure"),
     (["-T", "300", "400", "--pressure", "0", "--curve"], "cannot be combined with --pressure"),

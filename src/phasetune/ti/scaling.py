@@ -327,13 +327,13 @@ def reversible_scaling(
     start = with_cell(atoms, point.npt.cell)
     spec = {"structure": describe(start), "cell": np.round(np.array(start.cell), 8).tolist(),
             "potential": potential_fingerprint(potential), "pressure": pressure, "T0": t0,
-            "T1": t1, "sweep": sweep.to_dict(), "npt": npt_settings.to_dict(), "seed": seed,
-            "basin": basin}
+            "npt": npt_settings.to_dict(), "seed": seed, "basin": basin}
     path = None if checkpoint is None else \
         Path(checkpoint).with_name(f"{Path(checkpoint).stem}.sweep.json")
     store = StageStore(path, spec)
     cpu = time.process_time()
-    data = store.get("sweeps")
+    key = f"sweeps|T1={t1:.6f}|steps={sweep.sweep_steps}|equilibration={sweep.equilibration}"
+    data = store.get(key)  # one file holds round trips of several lengths and end points
     if data is None:
         from ..progress import progress_bar
 
@@ -342,7 +342,7 @@ def reversible_scaling(
             data = run_sweeps(start, potential, t0, t1, pressure, sweep, npt_settings, seed,
                               basin, bar.update)
         data["cpu_seconds"] = time.process_time() - cpu
-        store.put("sweeps", data)
+        store.put(key, data)
     return _analyse(anchor, data, grid, pressure, sweep, len(atoms))
 
 
