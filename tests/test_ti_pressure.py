@@ -96,6 +96,14 @@ def test_npt_volume_of_small_eam_crystal_matches_the_pressure_check():
     assert abs(p) < tolerance and tolerance < 1.0 * GPA_TO_EV_PER_A3
 
 
+def test_aniso_barostat_keeps_an_orthogonal_supercell_cubic_on_average():
+    pot = load_potential("lammps:Fe_mm.eam.fs", element="Fe")
+    r = npt_volume(crystal("bcc", "Fe", volume=11.8, cells=(2, 2, 3)), pot, 300.0, steps=3000)
+    a = np.diag(r.cell) / np.array([2, 2, 3])
+    assert r.coupling == "aniso" and np.ptp(a) / a.mean() < 0.01
+    assert np.abs(r.cell - np.diag(np.diag(r.cell))).max() < 1e-9
+
+
 def test_exploding_cell_is_a_one_line_error():
     pot, atoms = _fe()
     with pytest.raises(PhasetuneError, match="collapsed or exploded under P = -100 GPa"):
