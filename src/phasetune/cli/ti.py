@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ..constants import GPA_TO_EV_PER_A3
 from ..conventions import Conventions
+from ..errors import PhasetuneError
 from ..progress import resolve_mode
 from .common import emit_json, handle_errors
 from .options import (
@@ -51,6 +53,46 @@ def _print_curve(curve, modes: str) -> None:
         click.echo(f"warning: {w}", err=True)
 
 
+def _print_gibbs(result, modes: str) -> None:
+    d = result.to_dict()
+    click.echo(f"{d['structure']}, potential {d['potential']['name']}, {d['method']}, "
+               f"P = {d['pressure_GPa']:g} GPa, modes {modes} (classical, COM fixed in the MD)")
+    click.echo(f"{'T (K)':>9} {'G (eV/atom)':>14} {'σ (meV)':>9} {'V (Å³/atom)':>12} "
+               f"{'σ_V':>8} {'F (eV/atom)':>14} {'P check (GPa)':>16}")
+    for p in d["temperatures"]:
+        c = p["pressure_check"]
+        click.echo(f"{p['T']:9.1f} {p['G']:14.6f} {1e3 * p['sigma']:9.3f} {p['volume']:12.4f} "
+                   f"{p['sigma_volume']:8.4f} {p['F']:14.6f} "
+                   f"{c['P_GPa']:8.3f} ± {c['sigma_GPa']:.3f}")
+    for w in d["warnings"]:
+        click.echo(f"warning: {w}", err=True)
+
+
+def _print_sweep(result, modes: str) -> None:
+    d = result.to_dict()
+    click.echo(f"{d['structure']}, potential {d['potential']['name']}, {d['method']}, "
+               f"P = {d['pressure_GPa']:g} GPa, modes {modes}")
+    click.echo(f"{'T (K)':>9} {'G (eV/atom)':>14} {'σ (meV)':>9} {'hyst/2':>8} "
+               f"{'V (Å³/atom)':>12}")
+    for r in d["temperatures"]:
+        click.echo(f"{r['T']:9.1f} {r['G']:14.6f} {1e3 * r['sigma']:9.3f} "
+                   f"{1e3 * r['sigma_hysteresis']:8.3f} {r['volume']:12.4f}")
+    for w in d["warnings"]:
+        click.echo(f"warning: {w}", err=True)
+
+
+def _check_pressure_options(pressure, sweep_to, curve, temperatures) -> None:
+    if sweep_to is not None and pressure is None:
+        raise PhasetuneError("--sweep-to needs --pressure (reversible scaling runs at fixed "
+                             "pressure)", "add --pressure 0 for a sweep at zero pressure")
+    if pressure is not None and curve:
+        raise PhasetuneError("--curve is a fixed-volume route and cannot be combined with "
+                             "--pressure", "use --sweep-to T1 for G(T) at fixed pressure")
+    if sweep_to is not None and len(temperatures) != 1:
+        raise PhasetuneError(f"--sweep-to takes one anchor temperature (-T), got "
+                             f"{len(temperatures)}", f"give -T T0 with T0 < {sweep_to:g} K")
+
+
 @click.command("ti")
 @structure_options
 @potential_option
@@ -75,6 +117,17 @@ def _print_curve(curve, modes: str) -> None:
 @click.option("--curve", is_flag=True,
               help="TI only at the lowest temperature; F at the others by Gibbs–Helmholtz "
                    "integration of ⟨U⟩(T) from NVT MD (give a dense -T grid).")
+@click.option("--pressure", type=float, default=None,
+              help="Pressure in GPa: NPT mean cell at each T, TI there, G = F + PV.")
+@click.option("--npt-steps", type=int, default=10_000, show_default=True,
+              help="Production steps of each NPT run (with --pressure).")
+@click.option("--sweep-to", type=float, default=None,
+              help="With --pressure and one -T (T0): G(T) from T0 to this temperature (K) by "
+                   "reversible scaling (forward and backward sweeps).")
+@click.option("--sweep-steps", type=int, default=20_000, show_default=True,
+              help="MD steps of each reversible-scaling sweep.")
+@click.option("--sweep-points", type=int, default=21, show_default=True,
+              help="Temperatures of the reported G(T) grid from T0 to --sweep-to.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr (default: a bar on a terminal, else a line every 10 % "
                    "or 30 s).")
@@ -84,9 +137,11 @@ def _print_curve(curve, modes: str) -> None:
 @handle_errors
 def command(structure, structure_file, element, volume, lattice_constant, cells, mass,
             potential, temperatures, method, repeats, steps, nodes, kappa, seed, checkpoint,
-            modes, curve, progress, as_json, plot) -> None:
+            modes, curve, pressure, npt_steps, sweep_to, sweep_steps, sweep_points, progress,
+            as_json, plot) -> None:
     """Free energy per atom of a crystal at fixed N, cell and volume by thermodynamic
-    integration in LAMMPS (classical NVT; F^(3N-3), F^(3N) and F_phys)."""
+    integration in LAMMPS (classical NVT; F^(3N-3), F^(3N) and F_phys); with --pressure, the
+    Gibbs free energy at the NPT mean volume, and with --sweep-to, G(T) by reversible scaling."""
     from ..ti import FrenkelLaddSettings, LambdaSettings, free_energy_curve
     from ..ti import thermodynamic_integration as ti
 
@@ -99,6 +154,11 @@ def command(structure, structure_file, element, volume, lattice_constant, cells,
                   seed=seed, checkpoint=checkpoint, progress=show,
                   lambda_settings=LambdaSettings(n_nodes=nodes),
                   fl_settings=FrenkelLaddSettings(kappa=kappa))
+    _check_pressure_options(pressure, sweep_to, curve, temperatures)
+    if pressure is not None:
+        _run_pressure(atoms, pot, temperatures, pressure * GPA_TO_EV_PER_A3, sweep_to,
+                      sweep_steps, sweep_points, npt_steps, kwargs, modes, as_json, plot)
+        return
     result = (free_energy_curve if curve else ti)(atoms, pot, temperatures, **kwargs)
     if plot:
         from ..plots import plot_free_energies
@@ -112,3 +172,39 @@ def command(structure, structure_file, element, volume, lattice_constant, cells,
         _print_curve(result, modes)
     else:
         _print_result(result, modes)
+
+
+def _run_pressure(atoms, pot, temperatures, pressure, sweep_to, sweep_steps, sweep_points,
+                  npt_steps, kwargs, modes, as_json, plot) -> None:
+    """``--pressure`` (and ``--sweep-to``): G at the NPT mean volume, or G(T) by reversible
+    scaling."""
+    import numpy as np
+
+    from ..ti import SweepSettings, gibbs_free_energy, reversible_scaling
+
+    if sweep_to is not None:
+        if sweep_points < 2:
+            raise PhasetuneError("--sweep-points must be at least 2")
+        grid = np.linspace(temperatures[0], sweep_to, sweep_points) \
+            if sweep_to > temperatures[0] else None
+        result = reversible_scaling(atoms, pot, temperatures[0], sweep_to, pressure, grid,
+                                    sweep=SweepSettings(sweep_steps=sweep_steps),
+                                    npt_steps=npt_steps, **kwargs)
+        label = f"{result.anchor.structure} (reversible scaling)"
+    else:
+        result = gibbs_free_energy(atoms, pot, temperatures, pressure, npt_steps=npt_steps,
+                                   **kwargs)
+        label = f"{result.structure} (NPT + TI)"
+    if plot:
+        from ..plots import plot_free_energies
+
+        temps = result.temperatures
+        plot_free_energies({label: (temps, result.G, result.sigma)}, plot,
+                           title=f"Gibbs free energy at {pressure / GPA_TO_EV_PER_A3:g} GPa, "
+                                 f"{pot.name}, modes {modes}")
+    if as_json:
+        emit_json(result.to_dict())
+    elif sweep_to is not None:
+        _print_sweep(result, modes)
+    else:
+        _print_gibbs(result, modes)
