@@ -114,3 +114,16 @@ def test_tune_at_pressure(archive, tmp_path):
     mixed.write_text(cfg.read_text().replace(", P: 5,", ","))
     bad = run(["tune", mixed])
     assert bad.exit_code == 2 and "targets[0] has no P" in bad.output
+
+
+def test_validate_at_pressure(archive, tmp_path):
+    """G and V* against NPT + TI on the archive's 16-atom cell (short runs: loose bounds)."""
+    result = run(["validate", archive, "--potential", POT, "-T", "300", "-P", "0", "--phase",
+                  "bcc", "--repeats", "1", "--steps", "400", "--npt-steps", "1500",
+                  "--out", tmp_path / "ti", "--json", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    (row,) = report["rows"]
+    assert row["solved"] and row["phase"] == "bcc" and row["P_GPa"] == 0.0
+    assert abs(row["dV_rel"]) < 0.01 and abs(row["dG"]) < 5e-3
+    assert set(report["summary"]["targets_met"]) == {"G", "V", "coverage"}
