@@ -108,7 +108,8 @@ class AnalyticPhaseAtVolume:
         f = th @ d0 + 1.5 * kt * np.log(tw) + 3 * kt * np.log(ph.c / kt) + ph.g * kt * x
         s = -(1.5 * KB * np.log(tw) + 3 * KB * np.log(ph.c / kt) - 3 * KB + ph.g * KB * x)
         shape = f.shape
-        solved = (t >= ph.t_range[0]) & (t <= ph.t_range[1]) & np.ones(shape, bool)
+        t_range = getattr(self, "t_range", ph.t_range)    # a volume may have its own
+        solved = (t >= t_range[0]) & (t <= t_range[1]) & np.ones(shape, bool)
         d_star = d0 + 1.5 * kt[..., None] * ph.w / tw[None, :, None] if gradient else None
         return Prediction(temperatures=t[:, 0], F_total=f, F_vib=f - th @ d0,
                           sigma_F=np.full(shape, ph.sigma), alpha_star=np.zeros(shape),

@@ -123,11 +123,24 @@ def test_out_of_range_pressures_are_flagged_not_extrapolated():
     assert "pressure above the sampled range" in res.reasons(2, 0, 0)[0]
 
 
-def test_unsolved_volume_and_instability_are_flagged():
-    phase = bcc_like(t_range=(100.0, 1000.0))
-    res = predict(phase, VOLUMES, THETA, [500.0, 2000.0], [0.0])
-    assert res.solved[0, 0, 0] and res.status[0, 1, 0] & VOLUME_UNSOLVED
-    assert np.isfinite(res.G[0, 1, 0])          # a number, flagged, as at fixed volume
+def test_unsolved_volumes_are_left_out_or_flagged():
+    phase = bcc_like()
+    g_hot, v_hot = brute_force(phase, THETA, 1500.0, 0.0)
+    ests = [phase.at_volume(v) for v in VOLUMES]
+    ests[-1].t_range = (100.0, 1000.0)       # the largest volume is unsolved above 1000 K
+    pp = PressurePhase("x", ests)
+    res = pp.predict(THETA, [500.0, 1500.0], [0.0, -6 * GPA_TO_EV_PER_A3])
+    assert res.volumes_used[:, 0].tolist() == [7, 6]
+    assert res.solved[0, 1, 0]               # V* well inside the six solved volumes
+    assert res.G[0, 1, 0] == pytest.approx(g_hot, abs=1e-9)
+    assert res.volume[0, 1, 0] == pytest.approx(v_hot, abs=2e-5)
+    # under tension V* moves beyond the solved volumes: flagged, never extrapolated
+    assert res.solved[1, 0, 0] and res.status[1, 1, 0] & VOLUME_UNSOLVED
+    assert np.isnan(res.G[1, 1, 0])
+    assert "17 Å³/atom" in " ".join(res.reasons(1, 1, 0))
+    # every volume unsolved
+    cold = predict(bcc_like(t_range=(100.0, 1000.0)), VOLUMES, THETA, [2000.0], [0.0])
+    assert cold.status[0, 0, 0] & VOLUME_UNSOLVED and np.isnan(cold.G[0, 0, 0])
     # a concave F(V): no minimum, negative bulk modulus
     soft = AnalyticVolumePhase(a=[52.3, 0, 0], b=[0, -23.15, 0], e=[0, 0, -2.0], w=[1, 1, 1])
     res = predict(soft, VOLUMES, THETA, [500.0], [0.0])

@@ -200,7 +200,7 @@ def plot_phase_diagram(diagram, path: str | Path, title: str = "") -> Path:
     ax.pcolormesh(p, t, diagram.stable.T + 1, cmap=cmap, vmin=0, vmax=n, shading="nearest")
     handles = [Patch(color=colours[k], label=name) for k, name in enumerate(diagram.phases)]
     if (diagram.stable < 0).any():
-        handles.append(Patch(color=UNSOLVED_SHADE, label="no phase solved"))
+        handles.append(Patch(color=UNSOLVED_SHADE, label="some phase not solved"))
     for key, line in diagram.lines.items():
         pts = [next((q for q in pts if q.kind == "root"), None) for pts in line.isobars]
         tc = np.array([q.temperature if q else np.nan for q in pts])

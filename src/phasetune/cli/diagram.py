@@ -83,7 +83,7 @@ def _print(diagram, name: str, phases) -> None:
                            for n, ph in phases.items()))
     letters = {k: n[0].upper() if sum(m[0] == n[0] for m in diagram.phases) == 1 else str(k)
                for k, n in enumerate(diagram.phases)}
-    click.echo("stable phase (rows P, columns T; '.' = no phase solved): "
+    click.echo("stable phase (rows P, columns T; '.' = some phase not solved): "
                + ", ".join(f"{letters[k]} = {n}" for k, n in enumerate(diagram.phases)))
     step = max(1, t.size // 40)
     click.echo(f"{'P (GPa)':>8}  T = {t[0]:g} … {t[-1]:g} K")
@@ -123,4 +123,4 @@ def _print(diagram, name: str, phases) -> None:
                 click.echo(f"ensemble at {press:g} GPa: T_c = {s['mean']:.1f} ± {s['std']:.1f} K "
                            f"({100 * s['solved_fraction']:.0f}% solved)")
     if not np.any(diagram.stable >= 0):
-        click.echo("warning: no phase is solved anywhere on the grid", err=True)
+        click.echo("warning: the phases are never all solved on this grid", err=True)

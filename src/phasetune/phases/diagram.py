@@ -117,7 +117,7 @@ class PhaseDiagram:
         phases: phase names.
         G: (n_phases, n_P, n_T) Gibbs free energy per atom, eV/atom (NaN where no V*).
         sigma_G: same shape, eV/atom;  volume: V*, Å³/atom;  solved: same shape.
-        stable: (n_P, n_T) index of the lowest-G phase among solved ones, −1 where none is.
+        stable: (n_P, n_T) index of the lowest-G phase where every phase is solved, −1 elsewhere.
         lines: "A/B" → :class:`PhaseLine`.
     """
 
@@ -262,8 +262,8 @@ def phase_diagram(phases: dict[str, PressurePhase], theta, temperatures, pressur
     preds = {n: ph.predict(theta, t, p, beta0=beta0) for n, ph in phases.items()}
     g = np.stack([preds[n].G[:, :, 0] for n in names])
     solved = np.stack([preds[n].solved[:, :, 0] for n in names])
-    masked = np.where(solved, g, np.inf)
-    stable = np.where(np.isfinite(masked).any(axis=0), np.argmin(masked, axis=0), -1)
+    # a phase is stable only where every phase is solved: an unsolved one might be lower
+    stable = np.where(solved.all(axis=0), np.argmin(np.where(solved, g, np.inf), axis=0), -1)
     diagram = PhaseDiagram(
         pressures=p, temperatures=t, phases=names, G=g,
         sigma_G=np.stack([preds[n].sigma_G[:, :, 0] for n in names]),

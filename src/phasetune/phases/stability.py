@@ -22,7 +22,7 @@ class PhaseComparison:
         temperatures: (n_T,) K.
         predictions: phase → Prediction (one model).
         delta: "B-A" → (ΔF (n_T,), σ_ΔF (n_T,), solved (n_T,)), eV/atom.
-        stable: (n_T,) name of the lowest-F phase among solved phases ("" if none solved).
+        stable: (n_T,) name of the lowest-F phase where every phase is solved ("" elsewhere).
         transitions: every T_c (or bound) between each pair of phases.
     """
 
@@ -88,7 +88,7 @@ def compare_phases(estimators: dict[str, DDOSEstimator], theta: np.ndarray,
     names = list(preds)
     f = np.stack([preds[n].F_total[:, 0] for n in names])
     solved = np.stack([preds[n].solved[:, 0] for n in names])
-    masked = np.where(solved, f, np.inf)
-    result.stable = [names[k] if np.isfinite(masked[k, i]) else ""
-                     for i, k in enumerate(np.argmin(masked, axis=0))]
+    # a phase is stable only where every phase is solved: an unsolved one might be lower
+    every = solved.all(axis=0)
+    result.stable = [names[k] if every[i] else "" for i, k in enumerate(np.argmin(f, axis=0))]
     return result

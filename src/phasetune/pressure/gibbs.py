@@ -17,10 +17,12 @@ From the per-volume predictions of one phase (a
 * σ_G = R (Σ_i w_i(V*)² σ_i²)^{1/2} and σ_V* = R (Σ_i (w′_i(V*)/F″)² σ_i²)^{1/2} with R the
   Birge ratio of the fit.
 
-A point is not solved (status bits below) when a sampled volume is unsolved there, when V* would
-leave the sampled volumes, or when ∂²F/∂V² ≤ 0 at V* or anywhere between the sampled volumes
-(mechanically unstable: no unique minimum).  Where no V* exists inside the sampled volumes (out of
-range, or ∂²F/∂V² ≤ 0 at the stationary point) every output is NaN: never an extrapolated number.
+Sampled volumes whose estimate is unsolved at a (T, model) are left out of that point's surface
+(the fit uses the solved ones, ``volumes_used`` counts them): the point stays solved when at least
+three remain and V* lies between them.  A point is not solved (status bits below) when fewer
+remain or V* lies beyond the solved volumes, when V* would leave the sampled volumes, or when
+∂²F/∂V² ≤ 0 at V* or anywhere between the volumes (mechanically unstable: no unique minimum).
+Where no V* exists inside the volumes every output is NaN: never an extrapolated number.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from ..errors import PhasetuneError
 from .surface import VolumeBasis
 
 VOLUME_UNSOLVED = 16
-"""The estimate at one of the sampled volumes is not solved at this (T, model)."""
+"""Too few sampled volumes are solved at this (T, model), or V* lies beyond the solved ones
+(but inside the sampled range)."""
 BELOW_RANGE = 32
 """V* lies below the smallest sampled volume: the pressure is above the sampled range."""
 ABOVE_RANGE = 64
@@ -44,7 +47,7 @@ UNSTABLE = 128
 """∂²F/∂V² ≤ 0 at V* or between the sampled volumes (negative bulk modulus)."""
 
 REASONS = {
-    VOLUME_UNSOLVED: "the free energy at a sampled volume is not solved here",
+    VOLUME_UNSOLVED: "too few sampled volumes are solved here, or V* lies beyond the solved ones",
     BELOW_RANGE: "V* would lie below the smallest sampled volume (pressure above the sampled "
                  "range): sample smaller volumes",
     ABOVE_RANGE: "V* would lie above the largest sampled volume (pressure below the sampled "
@@ -54,6 +57,8 @@ REASONS = {
 }
 CONVEXITY_POINTS = 17
 """Points between the smallest and largest volume where ∂²F/∂V² > 0 is checked."""
+MIN_VOLUMES = 3
+"""Fewest solved volumes a surface is fitted to (a straight line in x has no minimum)."""
 NEWTON_ITERATIONS = 60
 VOLUME_TOL = 1e-10
 """Relative volume tolerance of the V* solve."""
@@ -86,6 +91,7 @@ class GibbsPrediction:
         solved: no status bit set.
         status: bits of VOLUME_UNSOLVED, BELOW_RANGE, ABOVE_RANGE, UNSTABLE.
         volume_solved: (n_V, n_T, n_models) solved flags of the per-volume estimates.
+        volumes_used: (n_T, n_models) how many (solved) volumes the surface was fitted to.
         volume_gradient: optional (n_P, n_T, n_models, N_D) ∂V*/∂θ, Å³/atom per θ unit (with
             ``D_star``).
         D_star: optional (n_P, n_T, n_models, N_D) exact ∂G/∂θ.
@@ -114,6 +120,7 @@ class GibbsPrediction:
     conventions: dict = field(default_factory=dict)
     D_star: np.ndarray | None = None
     volume_solved: np.ndarray | None = None
+    volumes_used: np.ndarray | None = None
     volume_gradient: np.ndarray | None = None
 
     def reasons(self, p: int, t: int, m: int) -> list[str]:
@@ -124,7 +131,8 @@ class GibbsPrediction:
             if code & bit and bit == VOLUME_UNSOLVED and self.volume_solved is not None:
                 bad = self.volumes[~self.volume_solved[:, t, m]]
                 text = (f"the free energy is not solved at the sampled volume(s) "
-                        f"{', '.join(f'{v:g}' for v in bad)} Å³/atom (see predict without -P)")
+                        f"{', '.join(f'{v:g}' for v in bad)} Å³/atom (see predict without -P): "
+                        f"too few solved volumes remain, or V* lies beyond them")
             if code & bit:
                 out.append(text)
         return out
@@ -144,6 +152,7 @@ class GibbsPrediction:
             temperatures=self.temperatures.tolist(),
             bulk_modulus_GPa=(self.bulk_modulus / GPA_TO_EV_PER_A3).tolist(),
             birge=self.birge.tolist(), sampled_volumes=self.volumes.tolist(),
+            volumes_used=None if self.volumes_used is None else self.volumes_used.tolist(),
             volume_degree=self.degree, shape="(n_P, n_T, n_models)",
             units={"G": "eV/atom", "enthalpy": "eV/atom", "entropy": "eV/K/atom",
                    "volume": "Å³/atom", "expansion": "1/K", "heat_capacity": "eV/K/atom",
@@ -245,70 +254,116 @@ def gibbs(volumes, predictions, pressures, *, degree: int | None = None,
     pres = np.atleast_1d(np.asarray(pressures, dtype=float))
     if pres.ndim != 1 or not np.all(np.isfinite(pres)):
         raise PhasetuneError(f"pressures must be a 1-d array of finite values, got {pres}")
-    f = _stack(preds, "F_total")                       # (n_V, n_T, n_m)
-    sig = _stack(preds, "sigma_F")
-    s = _stack(preds, "entropy")
+    n_v, (n_t, n_m) = basis.n_volumes, np.shape(preds[0].F_total)
+    n_c = n_t * n_m
+
+    def columns(name, values=None):
+        arr = _stack(preds, name) if values is None else np.stack(
+            [np.asarray(values[i], dtype=float) for i in order])
+        return arr.reshape(n_v, n_c, *arr.shape[3:])
+
+    data = {"f": columns("F_total"), "sig": columns("sigma_F"), "s": columns("entropy"),
+            "st": None if entropy_slope is None else columns("", entropy_slope),
+            "d": None if preds[0].D_star is None else columns("D_star")}
     volume_solved = _stack(preds, "solved").astype(bool)
-    all_solved = np.all(volume_solved, axis=0)
+    flags = volume_solved.reshape(n_v, n_c)
+    t_col = np.repeat(temps, n_m)
+    out = {k: np.full((pres.size, n_c), np.nan) for k in _FIELDS}
+    status = np.full((pres.size, n_c), VOLUME_UNSOLVED, dtype=np.int64)
+    birge = np.full(n_c, np.nan)
+    used = np.zeros(n_c, dtype=np.int64)
+    n_d = None if data["d"] is None else data["d"].shape[-1]
+    d_star = None if n_d is None else np.full((pres.size, n_c, n_d), np.nan)
+    dv_dtheta = None if n_d is None else np.full((pres.size, n_c, n_d), np.nan)
+    codes = (flags * (1 << np.arange(n_v))[:, None]).sum(axis=0)
+    for code in np.unique(codes):
+        cols = np.flatnonzero(codes == code)
+        keep = flags[:, cols[0]]
+        n_keep = int(keep.sum())
+        if n_keep < min(MIN_VOLUMES, n_v):
+            continue                      # too few solved volumes: VOLUME_UNSOLVED, NaN
+        sub = basis if n_keep == n_v else VolumeBasis.from_volumes(
+            basis.volumes[keep], None if degree is None else min(int(degree), n_keep - 1))
+        block = _block(sub, {k: None if v is None else v[keep][:, cols]
+                             for k, v in data.items()}, pres, t_col[cols])
+        st = block.pop("status")
+        if n_keep < n_v:  # V* beyond the solved volumes but not beyond the sampled ones
+            below = ((st & BELOW_RANGE) != 0) & (sub.v_min > basis.v_min)
+            above = ((st & ABOVE_RANGE) != 0) & (sub.v_max < basis.v_max)
+            st = np.where(below | above, VOLUME_UNSOLVED, st)
+        status[:, cols] = st
+        birge[cols] = block.pop("birge")
+        used[cols] = n_keep
+        if d_star is not None:
+            d_star[:, cols] = block.pop("D_star")
+            dv_dtheta[:, cols] = block.pop("volume_gradient")
+        for k in _FIELDS:
+            out[k][:, cols] = block[k]
+    shape = (pres.size, n_t, n_m)
+    o = {k: v.reshape(shape) for k, v in out.items()}
+    return GibbsPrediction(
+        pressures=pres, temperatures=temps, G=o["G"], sigma_G=o["sigma_G"], volume=o["volume"],
+        sigma_volume=o["sigma_volume"], entropy=o["entropy"], enthalpy=o["enthalpy"],
+        bulk_modulus=o["bulk_modulus"], expansion=o["expansion"],
+        heat_capacity=o["heat_capacity"], solved=(status == 0).reshape(shape),
+        status=status.reshape(shape), birge=birge.reshape(n_t, n_m), volumes=basis.volumes,
+        degree=basis.degree,
+        conventions=conventions if conventions is not None
+        else dict(getattr(preds[0], "conventions", {}) or {}),
+        D_star=None if d_star is None else d_star.reshape(*shape, n_d),
+        volume_solved=volume_solved, volumes_used=used.reshape(n_t, n_m),
+        volume_gradient=None if dv_dtheta is None else dv_dtheta.reshape(*shape, n_d))
+
+
+_FIELDS = ("G", "sigma_G", "volume", "sigma_volume", "entropy", "enthalpy", "bulk_modulus",
+           "expansion", "heat_capacity")
+
+
+def _block(basis: VolumeBasis, data: dict, pres: np.ndarray, temps: np.ndarray) -> dict:
+    """Every output for columns sharing one set of volumes: data arrays (n_V, n_c[, N_D]),
+    temps (n_c,); returns (n_P, n_c[, N_D]) arrays, ``status``, ``birge`` (n_c,)."""
+    f, sig, s, st, d = (data[k] for k in ("f", "sig", "s", "st", "d"))
     coef_f, coef_s = basis.coefficients(f), basis.coefficients(s)
     birge = basis.birge_ratio(f, sig)
-
-    # convexity between the sampled volumes, independent of P
+    # convexity between the volumes, independent of P
     grid = np.linspace(basis.v_min, basis.v_max, CONVEXITY_POINTS)
-    curv_grid = np.einsum("gk,k...->g...", basis.basis(grid, 2), coef_f)
-    convex = np.all(curv_grid > 0, axis=0)
-
+    convex = np.all(basis.basis(grid, 2) @ coef_f > 0, axis=0)
     v_star, status = _solve_volume(basis, coef_f, pres)
-    p_col = pres[:, None, None]
-    phi0 = basis.basis(v_star)                          # (n_P, n_T, n_m, d + 1)
+    phi0 = basis.basis(v_star)                          # (n_P, n_c, d + 1)
     phi1 = basis.basis(v_star, 1)
-    curv = basis.evaluate(coef_f, v_star, 2)
-    unstable = (curv <= 0) | ~convex[None]
-    # one diagnosis per point: an unsolved volume makes the surface untrustworthy, and a
-    # non-convex surface has no meaningful "pressure range"
-    status = np.where(unstable, UNSTABLE, status)
-    status = np.where(all_solved[None], status, VOLUME_UNSOLVED)
-    f_star = np.einsum("ptmk,ktm->ptm", phi0, coef_f)
-    s_star = np.einsum("ptmk,ktm->ptm", phi0, coef_s)
-    s_v = np.einsum("ptmk,ktm->ptm", phi1, coef_s)
+    curv = np.einsum("pck,kc->pc", basis.basis(v_star, 2), coef_f)
+    # one diagnosis per point: a non-convex surface has no meaningful "pressure range"
+    status = np.where((curv <= 0) | ~convex[None], UNSTABLE, status)
+    f_star = np.einsum("pck,kc->pc", phi0, coef_f)
+    s_star = np.einsum("pck,kc->pc", phi0, coef_s)
+    s_v = np.einsum("pck,kc->pc", phi1, coef_s)
     # Var of φ·c with c = A⁺F and independent F_i: φᵀ A⁺ diag(σ²) A⁺ᵀ φ
     sig2 = np.where(np.isfinite(sig), sig, 0.0) ** 2
-    cov = np.einsum("ki,itm,li->tmkl", basis.pinv, sig2, basis.pinv)
-    var_f = np.einsum("ptmk,tmkl,ptml->ptm", phi0, cov, phi0)
-    var_fv = np.einsum("ptmk,tmkl,ptml->ptm", phi1, cov, phi1)
-    sigma_g = birge * np.sqrt(np.maximum(var_f, 0.0))
+    cov = np.einsum("ki,ic,li->ckl", basis.pinv, sig2, basis.pinv)
+    var_f = np.einsum("pck,ckl,pcl->pc", phi0, cov, phi0)
+    var_fv = np.einsum("pck,ckl,pcl->pc", phi1, cov, phi1)
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma_v = birge * np.sqrt(np.maximum(var_fv, 0.0)) / np.abs(curv)
         dvdt = s_v / curv
         bulk = v_star * curv
-        expansion = dvdt / v_star
-    if entropy_slope is not None:
-        coef_st = basis.coefficients(np.stack([np.asarray(e, float)[..., None] if False else
-                                               np.asarray(e, float) for e in
-                                               [entropy_slope[i] for i in order]]))
-        c_v = temps[None, :, None] * np.einsum("ptmk,ktm->ptm", phi0, coef_st)
+    if st is not None:
+        c_v = temps * np.einsum("pck,kc->pc", phi0, basis.coefficients(st))
     else:
         c_v = np.full(v_star.shape, np.nan)
-    heat = c_v + temps[None, :, None] * s_v * dvdt
-    d_star = dv_dtheta = None
-    if preds[0].D_star is not None:
-        coef_d = basis.coefficients(_stack(preds, "D_star"))   # (d + 1, n_T, n_m, N_D)
-        d_star = np.einsum("ptmk,ktmd->ptmd", phi0, coef_d)
-        # ∂F/∂V(V*; θ) = −P  ⇒  ∂V*/∂θ = −(∂D*/∂V)/(∂²F/∂V²)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dv_dtheta = -np.einsum("ptmk,ktmd->ptmd", phi1, coef_d) / curv[..., None]
-    solved = status == 0
     # no equilibrium volume in the sampled range: no number at all (flagged points keep theirs)
     nan = np.where(((status & (BELOW_RANGE | ABOVE_RANGE)) != 0) | (curv <= 0)
-                   | ((v_star <= basis.v_min) | (v_star >= basis.v_max)), np.nan, 1.0)
-    g = (f_star + p_col * v_star) * nan
-    return GibbsPrediction(
-        pressures=pres, temperatures=temps, G=g, sigma_G=sigma_g * nan,
-        volume=v_star * nan, sigma_volume=sigma_v * nan, entropy=s_star * nan,
-        enthalpy=g + temps[None, :, None] * s_star, bulk_modulus=bulk * nan,
-        expansion=expansion * nan, heat_capacity=heat * nan, solved=solved, status=status,
-        birge=birge, volumes=basis.volumes, degree=basis.degree,
-        conventions=conventions if conventions is not None
-        else dict(getattr(preds[0], "conventions", {}) or {}),
-        D_star=None if d_star is None else d_star * nan[..., None], volume_solved=volume_solved,
-        volume_gradient=None if dv_dtheta is None else dv_dtheta * nan[..., None])
+                   | (v_star <= basis.v_min) | (v_star >= basis.v_max), np.nan, 1.0)
+    g = (f_star + pres[:, None] * v_star) * nan
+    out = {"G": g, "sigma_G": birge * np.sqrt(np.maximum(var_f, 0.0)) * nan,
+           "volume": v_star * nan, "sigma_volume": sigma_v * nan, "entropy": s_star * nan,
+           "enthalpy": g + temps * s_star, "bulk_modulus": bulk * nan,
+           "expansion": dvdt / v_star * nan, "heat_capacity": (c_v + temps * s_v * dvdt) * nan,
+           "status": status, "birge": birge}
+    if d is not None:
+        coef_d = basis.coefficients(d)                   # (d + 1, n_c, N_D)
+        out["D_star"] = np.einsum("pck,kcd->pcd", phi0, coef_d) * nan[..., None]
+        # ∂F/∂V(V*; θ) = −P  ⇒  ∂V*/∂θ = −(∂D*/∂V)/(∂²F/∂V²)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["volume_gradient"] = (-np.einsum("pck,kcd->pcd", phi1, coef_d)
+                                      / curv[..., None] * nan[..., None])
+    return out
