@@ -66,10 +66,26 @@ def command(archives, potential, temperatures, points, theta_file, pressures, vo
     for est in estimators.values():
         check_potential(pot, est.phase_volume)
     payload, comparison, ensemble = _compare(estimators, pot, grid, theta_file, plot)
+    notes = [f"{name}: {len(pvs)} volumes sampled; this compares the smallest "
+             f"({pvs[0].reference.volume:g} Å³/atom); -P compares G at pressure"
+             for name, pvs in _every_volume(archives).items() if len(pvs) > 1]
     if as_json:
-        emit_json(payload)
+        emit_json({**payload, "notes": notes})
         return
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     _print_table(comparison, pot.name, ensemble)
+
+
+def _every_volume(archives) -> dict:
+    """phase → its PhaseVolumes (increasing volume) over the archives."""
+    from ..archive.hdf5 import read_archive
+
+    out = {}
+    for path in archives:
+        data = read_archive(path)
+        out.update({name: data.volumes(name) for name in data.phases})
+    return out
 
 
 def _compare(estimators, pot, grid, theta_file, plot, pressure: float | None = None):
