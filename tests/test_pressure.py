@@ -203,3 +203,10 @@ def test_volume_gradient_in_theta_is_exact():
         num = (predict(phase, VOLUMES, up, [900.0], [3.0], False).volume
                - predict(phase, VOLUMES, down, [900.0], [3.0], False).volume) / (2 * h)
         assert res.volume_gradient[0, 0, 0, k] == pytest.approx(num[0, 0, 0], rel=1e-5)
+
+
+def test_unknown_per_volume_sigma_gives_unknown_sigma():
+    phase = bcc_like(sigma=float("nan"))       # e.g. the cumulant route: no error bar
+    res = predict(phase, VOLUMES, THETA, [600.0], [0.0])
+    assert res.solved.all() and np.isfinite(res.G).all()
+    assert np.isnan(res.sigma_G).all() and np.isnan(res.sigma_volume).all()

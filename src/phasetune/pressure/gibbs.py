@@ -338,7 +338,7 @@ def _block(basis: VolumeBasis, data: dict, pres: np.ndarray, temps: np.ndarray) 
     s_star = np.einsum("pck,kc->pc", phi0, coef_s)
     s_v = np.einsum("pck,kc->pc", phi1, coef_s)
     # Var of φ·c with c = A⁺F and independent F_i: φᵀ A⁺ diag(σ²) A⁺ᵀ φ
-    sig2 = np.where(np.isfinite(sig), sig, 0.0) ** 2
+    sig2 = sig**2          # an unknown σ_i (NaN, e.g. the cumulant route) leaves σ_G unknown
     cov = np.einsum("ki,ic,li->ckl", basis.pinv, sig2, basis.pinv)
     var_f = np.einsum("pck,ckl,pcl->pc", phi0, cov, phi0)
     var_fv = np.einsum("pck,ckl,pcl->pc", phi1, cov, phi1)
