@@ -215,7 +215,9 @@ def plot_phase_diagram(diagram, path: str | Path, title: str = "") -> Path:
         iso = [(q.pressure / GPA_TO_EV_PER_A3, q.temperature) for pts in line.isotherms
                for q in pts]
         if iso:
-            ax.plot(*zip(*iso, strict=True), "k.", ms=4)
+            (dots,) = ax.plot(*zip(*iso, strict=True), "k.", ms=4)
+            handles.append(dots.__class__([], [], color="k", marker=".", ls="",
+                                          label=f"{key}: $P_c(T)$"))
     ax.set_xlabel("P (GPa)")
     ax.set_ylabel("T (K)")
     ax.legend(handles=handles, fontsize=8, loc="best")
