@@ -9,6 +9,7 @@ Every failure of a verb ends in :func:`report_error`: one line on stderr
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -65,6 +66,21 @@ def report_error(exc: BaseException, as_json: bool) -> None:
     click.echo(f"phasetune: error: {fields['error']}{hint}", err=True)
 
 
+EXIT_BROKEN_PIPE = 141
+"""Exit status when the reader of stdout went away (128 + SIGPIPE, as shells report it)."""
+
+
+def closed_pipe() -> None:
+    """The reader of our output left (``phasetune info A | head``): stop quietly, as Unix tools
+    do, without an error message and without Python's own complaint when it flushes stdout."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
+
+
 def _debug(ctx: click.Context | None) -> bool:
     return bool(ctx and ctx.find_root().params.get("debug"))
 
@@ -80,6 +96,8 @@ def handle_errors(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except (click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            closed_pipe()
         except Exception as exc:
             if _debug(ctx):
                 raise
@@ -109,6 +127,8 @@ class PhasetuneGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            closed_pipe()
         except Exception as exc:
             if _debug(ctx) and not isinstance(exc, click.ClickException):
                 raise
