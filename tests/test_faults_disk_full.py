@@ -69,3 +69,13 @@ def test_disk_full_during_sample_then_resume(small_disk):
 
     shells = read_archive(small_disk / "mo.h5").get("bcc").shells
     assert len(shells) == 4 and all(s.count == 100 for s in shells)
+
+
+def test_read_only_folder(small_disk):
+    """As root, chmod cannot make a folder read-only; a read-only mount can."""
+    (small_disk / "c.yaml").write_text(CAMPAIGN)
+    assert _mount(small_disk, "300k,ro", remount=True)
+    result = sample(small_disk)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "read-only" in lines[0].lower(), result.stderr
