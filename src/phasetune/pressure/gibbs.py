@@ -193,24 +193,36 @@ def _solve_volume(basis: VolumeBasis, coef: np.ndarray, pressures: np.ndarray) \
         -> tuple[np.ndarray, np.ndarray]:
     """V* with ∂F/∂V(V*) = −P, (n_P, n_T, n_m), and the out-of-range bits.
 
-    Safeguarded Newton on the flattened points, iterating only on those not yet converged."""
+    The slopes at the sampled volumes bracket the root between two neighbours (F convex; other
+    points are flagged by the caller); a secant start and safeguarded Newton on the flattened
+    points refine it, iterating only on those not yet converged."""
     shape = (pressures.size, *coef.shape[1:])
     cols = coef.reshape(coef.shape[0], -1)
     n_cols = cols.shape[1]
-    c = np.tile(cols, (1, pressures.size))              # (d + 1, n_P·n_T·n_m)
+    nodes = basis.volumes
+    node_slopes = basis.basis(nodes, 1) @ cols          # ∂F/∂V at the volumes, (n_V, n_cols)
+    v = np.empty((pressures.size, n_cols))
+    lo, hi = np.empty_like(v), np.empty_like(v)
+    status = np.zeros(v.shape, dtype=np.int64)
+    cols_idx = np.arange(n_cols)
+    for i, press in enumerate(pressures):
+        g = node_slopes + press                          # ∂(F + PV)/∂V at the volumes
+        k = np.clip(np.count_nonzero(g < 0, axis=0), 1, nodes.size - 1)
+        status[i] = np.where(g[0] > 0, BELOW_RANGE, 0) | np.where(g[-1] < 0, ABOVE_RANGE, 0)
+        g0, g1 = g[k - 1, cols_idx], g[k, cols_idx]
+        lo[i], hi[i] = nodes[k - 1], nodes[k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.clip(np.where(g1 != g0, -g0 / (g1 - g0), 0.5), 0.0, 1.0)
+        v[i] = np.where(g[0] > 0, nodes[0], np.where(g[-1] < 0, nodes[-1],
+                                                     lo[i] + frac * (hi[i] - lo[i])))
+    v, lo, hi, status = v.ravel(), lo.ravel(), hi.ravel(), status.ravel()
     p = np.repeat(pressures, n_cols)
-    g_lo = basis.slopes(c, np.full(p.size, basis.v_min))[0] + p
-    g_hi = basis.slopes(c, np.full(p.size, basis.v_max))[0] + p
-    status = np.where(g_lo > 0, BELOW_RANGE, 0) | np.where(g_hi < 0, ABOVE_RANGE, 0)
-    v = np.where(g_lo > 0, basis.v_min, np.where(g_hi < 0, basis.v_max,
-                                                  0.5 * (basis.v_min + basis.v_max)))
     idx = np.flatnonzero(status == 0)
-    lo = np.full(idx.size, basis.v_min)
-    hi = np.full(idx.size, basis.v_max)
+    lo, hi = lo[idx], hi[idx]
     for _ in range(NEWTON_ITERATIONS):
         if idx.size == 0:
             break
-        vi, ci = v[idx], c[:, idx]
+        vi, ci = v[idx], cols[:, idx % n_cols]
         slope, curv = basis.slopes(ci, vi)
         g = slope + p[idx]
         lo = np.where(g < 0, vi, lo)
