@@ -241,7 +241,9 @@ def summarize(system: System, runs: Path, out: Path, args: argparse.Namespace) -
                        "basin": d["result"]["diagnostics"]}
                     for d in npt],
     }
-    rs_files = sorted(runs.glob(f"{system.name}_{PHASE}_rs_*.json"))
+    # several round trips (--sweep-steps): the summary reports the longest
+    rs_files = sorted(runs.glob(f"{system.name}_{PHASE}_rs_*.json"),
+                      key=lambda p: int(p.stem.rsplit("_", 1)[1].removesuffix("steps")))
     direct = sorted((json.loads(p.read_text())
                      for p in runs.glob(f"{system.name}_{PHASE}_gibbs_*.json")),
                     key=lambda d: d["T"])
