@@ -165,16 +165,16 @@ def run_direct_gibbs(system: System, temperature: float, args: argparse.Namespac
     row = d["temperatures"][0]
     payload = {"kind": "gibbs_free_energy", "system": system.name, "phase": PHASE,
                "n_atoms": 54, "potential": system.potential, "P_GPa": 0.0, "T": temperature,
-               "G": row["G"], "sigma_G": row["sigma"], "V": row["volume"],
+               "G": row["G_3N-3"], "sigma_G": row["sigma"], "V": row["volume"],
                "sigma_V": row["sigma_volume"],
                "cpu_seconds_this_process": time.process_time() - cpu,
                "cpu_seconds_md": row["npt"]["cpu_seconds"] + row["ti"]["temperatures"][0][
                    "cpu_seconds"],
-               "reported_G": d["reported_G"], "warnings": d["warnings"], "seed": s,
+               "reported_G": "G_3N-3", "warnings": d["warnings"], "seed": s,
                "units": {"G": "eV/atom", "V": "Å³/atom", "T": "K", "cpu_seconds": "s"},
                "result": d}
     write_json(path, payload)
-    log(f"  G = {row['G']:.5f} ± {row['sigma']:.5f} eV/atom, V = {row['volume']:.4f}, "
+    log(f"  G = {row['G_3N-3']:.5f} ± {row['sigma']:.5f} eV/atom, V = {row['volume']:.4f}, "
         f"{payload['cpu_seconds_this_process']:.0f} s CPU")
     return payload
 
@@ -200,16 +200,17 @@ def run_sweep(system: System, args: argparse.Namespace, runs: Path, ckpt: Path) 
     anchor_row = d["anchor"]["temperatures"][0]
     payload = {"kind": "reversible_scaling", "system": system.name, "phase": PHASE,
                "n_atoms": 54, "potential": system.potential, "P_GPa": 0.0, "T0": RS_T0,
-               "T1": RS_T1, "grid": [{k: r[k] for k in ("T", "G", "sigma", "sigma_anchor",
-                                                         "sigma_hysteresis", "volume")}
+               "T1": RS_T1, "grid": [{"G": r["G_3N-3"],
+                                      **{k: r[k] for k in ("T", "sigma", "sigma_anchor",
+                                                           "sigma_hysteresis", "volume")}}
                                      for r in d["temperatures"]],
-               "anchor": {"G": anchor_row["G"], "sigma_G": anchor_row["sigma"],
+               "anchor": {"G": anchor_row["G_3N-3"], "sigma_G": anchor_row["sigma"],
                           "V": anchor_row["volume"], "sigma_V": anchor_row["sigma_volume"],
                           "cpu_seconds_md": anchor_row["npt"]["cpu_seconds"]
                           + anchor_row["ti"]["temperatures"][0]["cpu_seconds"]},
                "sweep_cpu_seconds": d["settings"]["cpu_seconds"],
                "cpu_seconds_this_process": time.process_time() - cpu,
-               "reported_G": d["reported_G"], "warnings": d["warnings"], "seed": s,
+               "reported_G": "G_3N-3", "warnings": d["warnings"], "seed": s,
                "units": {"G": "eV/atom", "sigma": "eV/atom", "volume": "Å³/atom", "T": "K",
                          "cpu_seconds": "s"},
                "result": d}
