@@ -10,7 +10,7 @@ from test_diagram import THETA, phases
 from phasetune.constants import GPA_TO_EV_PER_A3
 from phasetune.phases.diagram import phase_diagram
 from phasetune.tuning.optimizer import fine_tune
-from phasetune.tuning.targets import VolumeTarget, transition_target
+from phasetune.tuning.targets import ExpansionTarget, VolumeTarget, transition_target
 
 GPA = GPA_TO_EV_PER_A3
 TEMPS = np.linspace(100, 1500, 15)
@@ -45,3 +45,35 @@ def test_transition_and_volume_together():
     v = ph["open"].predict(result.theta, [300.0], [0.0]).volume[0, 0, 0]
     assert v == pytest.approx(v0 * 1.0005, abs=2e-6)
     assert "V*(open" in targets[1].describe()
+
+
+def test_thermal_expansion_target_and_its_gradient():
+    ph = phases()
+    target = ExpansionTarget("open", 300.0, 900.0, 0.0, 0.0)
+    base = target.evaluate(ph, THETA)
+    alpha0 = base.residual                        # value 0: the residual is ᾱ_V itself
+    h = 1e-6
+    for k in range(3):
+        up, down = THETA.copy(), THETA.copy()
+        up[k] += h
+        down[k] -= h
+        num = (target.evaluate(ph, up).residual - target.evaluate(ph, down).residual) / (2 * h)
+        assert base.gradient[k] == pytest.approx(num, rel=1e-4, abs=1e-10)
+    goal = ExpansionTarget("open", 300.0, 900.0, 0.0, 1.02 * alpha0, tolerance=1e-10)
+    result = fine_tune(ph, THETA, [goal], np.eye(3), max_iter=10)
+    assert result.converged, result.message
+    assert goal.evaluate(ph, result.theta).residual == pytest.approx(0.0, abs=1e-10)
+
+
+def test_expansion_spec_is_validated(tmp_path):
+    from phasetune.errors import ConfigError
+    from phasetune.tuning.spec import load_tune_spec
+
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("archives: [a.h5]\npotential: lammps:Mo_Chen_PRM2017\ntargets:\n"
+                   "  - expansion: {phase: bcc, T: [900, 300], value: 3.0e-5}\n")
+    with pytest.raises(ConfigError, match="T1 < T2"):
+        load_tune_spec(cfg)
+    cfg.write_text(cfg.read_text().replace("[900, 300]", "[300, 900]"))
+    spec = load_tune_spec(cfg)
+    assert spec.targets[0].pressure() == 0.0

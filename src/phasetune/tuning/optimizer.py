@@ -91,7 +91,8 @@ def fine_tune(estimators: dict[str, DDOSEstimator], theta0: np.ndarray,
             block is used and it must be positive definite there.
         free: (N_D,) mask of tunable components (default: all not fixed by the estimators).
         constraints: (n_c, N_D) rows c with c·θ held at c·θ0 (e.g. ΔD0 to keep ΔE0).
-        sigma_target: σ_t in eV/atom (small: the target dominates the regulariser).
+        sigma_target: σ_t in eV/atom (small: the target dominates the regulariser); a target
+            with its own ``sigma_target`` attribute (in its residual's units) overrides it.
         trust_radius: maximum ‖θ − θ0‖_M; beyond it the run stops with a clear message.
         max_iter: Gauss–Newton iterations.
     """
@@ -110,7 +111,8 @@ def fine_tune(estimators: dict[str, DDOSEstimator], theta0: np.ndarray,
                              "components", "add a ridge to the metric") from exc
     c = None if constraints is None else np.atleast_2d(constraints)[:, idx]
     proj = constraint_projector(m_inv, c)
-    s = np.full(len(targets), sigma_target**2)
+    # σ_t per target in its own units (eV/atom for ΔF; volume and expansion targets set theirs)
+    s = np.array([getattr(t, "sigma_target", sigma_target) ** 2 for t in targets])
     theta = theta0.copy()
     steps: list[TuneStep] = []
     message = f"not converged in {max_iter} iterations"

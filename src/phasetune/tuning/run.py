@@ -20,7 +20,7 @@ from .optimizer import TuneResult, fine_tune
 from .provenance import tune_provenance, with_provenance
 from .report import build_report, write_outputs
 from .spec import TuneSpec
-from .targets import DeltaFTarget, VolumeTarget, transition_target
+from .targets import DeltaFTarget, ExpansionTarget, VolumeTarget, transition_target
 
 
 @dataclass
@@ -30,7 +30,7 @@ class TuneOutcome:
     result: TuneResult
     potential: LinearPotential
     tuned: LinearPotential
-    targets: list[DeltaFTarget | VolumeTarget]
+    targets: list[DeltaFTarget | VolumeTarget | ExpansionTarget]
     report: dict
     files: dict[str, Path]
 
@@ -39,10 +39,10 @@ def _ev_per_a3(gpa: float | None) -> float | None:
     return None if gpa is None else gpa * GPA_TO_EV_PER_A3
 
 
-def build_targets(spec: TuneSpec, estimators: dict,
-                  potential: LinearPotential) -> list[DeltaFTarget | VolumeTarget]:
+def build_targets(spec: TuneSpec, estimators: dict, potential: LinearPotential
+                  ) -> list[DeltaFTarget | VolumeTarget | ExpansionTarget]:
     """Targets of the spec; a ``shift_meV`` is applied to ΔF evaluated at θ0."""
-    targets: list[DeltaFTarget | VolumeTarget] = []
+    targets: list[DeltaFTarget | VolumeTarget | ExpansionTarget] = []
     for t in spec.targets:
         if t.transition is not None:
             tr = t.transition
@@ -52,6 +52,9 @@ def build_targets(spec: TuneSpec, estimators: dict,
         elif t.volume is not None:
             v = t.volume
             targets.append(VolumeTarget(v.phase, v.T, _ev_per_a3(v.P), v.value, v.tolerance))
+        elif t.expansion is not None:
+            e = t.expansion
+            targets.append(ExpansionTarget(e.phase, e.T[0], e.T[1], _ev_per_a3(e.P), e.value))
         else:
             d = t.delta_F
             target = DeltaFTarget(d.a, d.b, d.T, 0.0, 1e-3 * d.tolerance_meV,

@@ -12,6 +12,7 @@ Example::
       # - transition: {low: bcc, high: fcc, T: 1185, P: 0}
       # - transition: {low: bcc, high: fcc, T: 1100, P: 5}
       # - volume: {phase: bcc, T: 300, P: 0, value: 11.78}   # Å³/atom
+      # - expansion: {phase: bcc, T: [300, 900], P: 0, value: 3.6e-5}   # 1/K, mean α_V
     regulariser:
       kind: gram                      # gram (training design) or ridge
       training: train.extxyz          # optional; default: generated from the potential itself
@@ -76,23 +77,41 @@ class VolumeSpec(_Strict):
     tolerance: float = Field(default=1e-4, gt=0)
 
 
+class ExpansionSpec(_Strict):
+    """Mean volumetric thermal expansion ln(V*(T2)/V*(T1))/(T2 − T1) equal to ``value`` 1/K."""
+
+    phase: str
+    T: tuple[float, float]
+    P: float = 0.0
+    value: float
+
+    @model_validator(mode="after")
+    def _range(self):
+        if not 0 < self.T[0] < self.T[1]:
+            raise ValueError("T must be two temperatures [T1, T2] with 0 < T1 < T2 (K)")
+        return self
+
+
+KINDS = ("transition", "delta_F", "volume", "expansion")
+
+
 class TargetSpec(_Strict):
     transition: TransitionSpec | None = None
     delta_F: DeltaFSpec | None = None
     volume: VolumeSpec | None = None
+    expansion: ExpansionSpec | None = None
 
     @model_validator(mode="after")
     def _one(self):
-        given = [k for k in ("transition", "delta_F", "volume") if getattr(self, k) is not None]
+        given = [k for k in KINDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("each target is exactly one of 'transition', 'delta_F' or "
-                             "'volume'")
+            raise ValueError("each target is exactly one of 'transition', 'delta_F', 'volume' "
+                             "or 'expansion'")
         return self
 
     def pressure(self) -> float | None:
         """The target's pressure in GPa (None: fixed volume)."""
-        return next(getattr(self, k).P for k in ("transition", "delta_F", "volume")
-                    if getattr(self, k) is not None)
+        return next(getattr(self, k).P for k in KINDS if getattr(self, k) is not None)
 
 
 class RegulariserSpec(_Strict):

@@ -7,6 +7,8 @@ Both have the gradient ΔD* = D*_a − D*_b (the envelope theorem, method.md §7
 P they use ΔG(θ, P, T) and ∂G/∂θ = D*(V*) of phases sampled at several volumes
 (:class:`~phasetune.pressure.phase.PressurePhase`), so several targets can pin one transition line.
 * :class:`VolumeTarget` — V*(θ, P, T) = value (Å³/atom), gradient ∂V*/∂θ.
+* :class:`ExpansionTarget` — the mean volumetric thermal expansion between T1 and T2 at P,
+  ᾱ_V = ln(V*(T2)/V*(T1))/(T2 − T1) = value (1/K), gradient (∂V*₂/∂θ/V*₂ − ∂V*₁/∂θ/V*₁)/(T2 − T1).
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ class VolumeTarget:
     pressure: float
     value: float
     tolerance: float = 1e-4
+    sigma_target: float = 1e-6
+    """σ_t of the Gauss–Newton step, Å³/atom (the target dominates the regulariser)."""
 
     def describe(self) -> str:
         return (f"V*({self.phase}, {self.temperature:g} K, "
@@ -138,3 +142,36 @@ class VolumeTarget:
             gradient=g.volume_gradient[0, 0, 0], sigma=float(g.sigma_volume[0, 0, 0]),
             solved=bool(g.solved[0, 0, 0]),
             reasons=[f"{self.phase}: {r}" for r in g.reasons(0, 0, 0)])
+
+
+@dataclass
+class ExpansionTarget:
+    """ᾱ_V = ln(V*(T2)/V*(T1))/(T2 − T1) of one phase at pressure P = value, 1/K."""
+
+    phase: str
+    t_low: float
+    t_high: float
+    pressure: float
+    value: float
+    tolerance: float = 1e-8
+    sigma_target: float = 1e-11
+    """σ_t of the Gauss–Newton step, 1/K (the target dominates the regulariser)."""
+
+    def describe(self) -> str:
+        return (f"α_V({self.phase}, {self.t_low:g}–{self.t_high:g} K, "
+                f"{self.pressure / GPA_TO_EV_PER_A3:g} GPa) = {1e6 * self.value:g}e-6/K")
+
+    def evaluate(self, estimators: dict, theta: np.ndarray,
+                 beta0: float | None = None) -> TargetValue:
+        phase_at(estimators, self.phase, self.pressure, self.describe())
+        g = estimators[self.phase].predict(theta, [self.t_low, self.t_high], [self.pressure],
+                                           gradient=True, beta0=beta0)
+        v, dv = g.volume[0, :, 0], g.volume_gradient[0, :, 0]
+        span = self.t_high - self.t_low
+        sigma = float(np.hypot(*(g.sigma_volume[0, :, 0] / v))) / span
+        return TargetValue(
+            residual=float(np.log(v[1] / v[0]) / span - self.value),
+            gradient=(dv[1] / v[1] - dv[0] / v[0]) / span, sigma=sigma,
+            solved=bool(g.solved[0, :, 0].all()),
+            reasons=[f"{self.phase} at {t:g} K: {r}" for k, t in
+                     enumerate((self.t_low, self.t_high)) for r in g.reasons(0, k, 0)])
