@@ -27,15 +27,18 @@ Where no V* exists inside the volumes every output is NaN: never an extrapolated
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from ..constants import GPA_TO_EV_PER_A3
+from ..cores import available_cores
 from ..errors import PhasetuneError
 from .surface import VolumeBasis
 
+MIN_THREAD_COLUMNS = 4096  # (T, model) columns per thread below which one thread is faster
 VOLUME_UNSOLVED = 16
 """Too few sampled volumes are solved at this (T, model), or V* lies beyond the solved ones
 (but inside the sampled range)."""
@@ -237,7 +240,8 @@ def _solve_volume(basis: VolumeBasis, coef: np.ndarray, pressures: np.ndarray) \
 
 
 def gibbs(volumes, predictions, pressures, *, degree: int | None = None,
-          conventions: dict | None = None, entropy_slope=None) -> GibbsPrediction:
+          conventions: dict | None = None, entropy_slope=None,
+          threads: int | None = None) -> GibbsPrediction:
     """G(θ, P, T) of one phase from its predictions at the sampled volumes.
 
     Args:
@@ -249,6 +253,7 @@ def gibbs(volumes, predictions, pressures, *, degree: int | None = None,
         conventions: recorded in the result (default: the first prediction's).
         entropy_slope: optional n_V arrays (n_T, n_models) of ∂s/∂T at each volume, eV/K²/atom;
             without them C_V (and so C_P) is NaN rather than a coarse-grid difference.
+        threads: threads over (T, model) columns (default: the usable cores).
 
     Returns:
         :class:`GibbsPrediction` with (n_P, n_T, n_models) arrays.
@@ -296,8 +301,8 @@ def gibbs(volumes, predictions, pressures, *, degree: int | None = None,
             continue                      # too few solved volumes: VOLUME_UNSOLVED, NaN
         sub = basis if n_keep == n_v else VolumeBasis.from_volumes(
             basis.volumes[keep], None if degree is None else min(int(degree), n_keep - 1))
-        block = _block(sub, {k: None if v is None else v[keep][:, cols]
-                             for k, v in data.items()}, pres, t_col[cols])
+        block = _blocks(sub, {k: None if v is None else v[keep][:, cols]
+                              for k, v in data.items()}, pres, t_col[cols], threads)
         st = block.pop("status")
         if n_keep < n_v:  # V* beyond the solved volumes but not beyond the sampled ones
             below = ((st & BELOW_RANGE) != 0) & (sub.v_min > basis.v_min)
@@ -329,6 +334,24 @@ def gibbs(volumes, predictions, pressures, *, degree: int | None = None,
 
 _FIELDS = ("G", "sigma_G", "volume", "sigma_volume", "entropy", "enthalpy", "bulk_modulus",
            "expansion", "heat_capacity")
+
+
+def _blocks(basis: VolumeBasis, data: dict, pres: np.ndarray, temps: np.ndarray,
+            threads: int | None) -> dict:
+    """:func:`_block` over column chunks on ``threads`` threads (columns are independent and
+    the numpy kernels release the GIL); the same arrays as one call."""
+    n_c = temps.size
+    n_chunks = min(threads or available_cores(), max(1, n_c // MIN_THREAD_COLUMNS))
+    if n_chunks <= 1:
+        return _block(basis, data, pres, temps)
+    bounds = np.linspace(0, n_c, n_chunks + 1).astype(int)
+    parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    with ThreadPoolExecutor(n_chunks) as pool:
+        blocks = list(pool.map(lambda sl: _block(
+            basis, {k: None if v is None else v[:, sl] for k, v in data.items()},
+            pres, temps[sl]), parts))
+    return {k: np.concatenate([b[k] for b in blocks], axis=-1 if k == "birge" else 1)
+            for k in blocks[0]}
 
 
 def _block(basis: VolumeBasis, data: dict, pres: np.ndarray, temps: np.ndarray) -> dict:
