@@ -78,6 +78,8 @@ class CampaignResult:
             per worker CPU-second (one worker's throughput, insensitive to other load).
         volume_grids: per phase with generated ``volumes:``, the record of its grid (volumes
             Å³/atom, equation of state; see :mod:`.volume_grid`).
+        extended_to: per phase whose shell grid is extended beyond ``isosurfaces.temperatures``
+            (``sample --t-max``), the temperature it is extended to, K (recorded in the archive).
     """
 
     archive: Path
@@ -92,6 +94,7 @@ class CampaignResult:
     wall_time: float = 0.0
     rates: dict[str, float] = field(default_factory=dict)
     volume_grids: dict[str, dict] = field(default_factory=dict)
+    extended_to: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -102,7 +105,8 @@ class CampaignResult:
 class _Run:
     """One execution of a campaign (state shared by the loop, the commits and the report)."""
 
-    def __init__(self, spec: CampaignSpec, quiet: bool, progress: bool):
+    def __init__(self, spec: CampaignSpec, quiet: bool, progress: bool,
+                 t_max: dict[str, float] | None = None):
         self.spec = spec
         self.path = spec.archive_path
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,8 +120,13 @@ class _Run:
         self.spec, self.volume_grids = resolve_volume_grids(spec, frozen, self.log)
         self.frozen_grids = frozen
         spec = self.spec
+        self.extended_to = extensions(self.archive, spec, t_max)
+        for name, t in sorted(self.active_extensions().items()):
+            self.log.info("phase %s: shells extended to %g K (sample --t-max; recorded in the "
+                          "archive)", name, t)
         self.groups = build_groups(spec, self.archive,
-                                   progress=lambda w: self.log.info("reference lattice: %s", w))
+                                   progress=lambda w: self.log.info("reference lattice: %s", w),
+                                   extended_to=self.extended_to)
         self.by_key = {g.key: g for g in self.groups}
         self.metadata = self._metadata()
         self._check_compatible()
@@ -128,6 +137,11 @@ class _Run:
         self.progress = CampaignProgress(enabled=progress and not quiet)
 
     # -- set-up ---------------------------------------------------------------------------------
+    def active_extensions(self) -> dict[str, float]:
+        """The extensions that add shells: phases of the spec extended beyond T_hi."""
+        names, t_hi = {p.name for p in self.spec.phases}, self.spec.isosurfaces.temperatures[1]
+        return {n: t for n, t in self.extended_to.items() if n in names and t > t_hi}
+
     def _open_archive(self) -> Archive | None:
         if not self.path.exists():
             return None
@@ -151,6 +165,7 @@ class _Run:
                    "min_distance": spec.min_distance, "reference_energy": spec.reference_energy,
                    "hessian_step": spec.hessian_step, "store_raw": spec.store_raw,
                    "volume_grids": {**self.frozen_grids, **self.volume_grids},
+                   "extended_to": dict(sorted(self.extended_to.items())),
                    "shell_label": ("e^alpha = |y|^2/N on the harmonic shell, Angstrom^2/atom"
                                    if spec.flavour == "hessian" else
                                    "epsilon = omega_bar e^alpha, total energy per atom above "
@@ -324,9 +339,27 @@ def _loop(run: _Run, tasks: list[ChunkTask], factory: ExecutorFactory,
             factory.close(executor, wait=not inflight)
 
 
+def extensions(archive: Archive | None, spec: CampaignSpec,
+               t_max: dict[str, float] | None = None) -> dict[str, float]:
+    """Per phase, the temperature its shell grid is extended to: the archive's record
+    (``sampler.extended_to``, kept for every phase it names) raised to ``t_max`` where that asks
+    for more.  An extension at or below ``isosurfaces.temperatures[1]`` changes nothing."""
+    recorded = archive.metadata.get("sampler", {}).get("extended_to", {}) if archive else {}
+    names = {p.name for p in spec.phases}
+    unknown = sorted(set(t_max or {}) - names)
+    if unknown:
+        raise PhasetuneError(f"--t-max: phase(s) {', '.join(unknown)} not in the campaign",
+                             f"phases: {', '.join(sorted(names))}")
+    out = {name: float(t) for name, t in recorded.items()}
+    for name, t in (t_max or {}).items():
+        out[name] = max(out.get(name, 0.0), float(t))
+    return out
+
+
 def run_campaign(spec: CampaignSpec, executor: str | Executor | None = None,
                  workers: int | None = None, scheduler: str | None = None, quiet: bool = False,
-                 progress: bool = True) -> CampaignResult:
+                 progress: bool = True, t_max: dict[str, float] | None = None
+                 ) -> CampaignResult:
     """Run (or resume, or extend) a campaign until every requested chunk is committed.
 
     Args:
@@ -337,6 +370,10 @@ def run_campaign(spec: CampaignSpec, executor: str | Executor | None = None,
         scheduler: Dask scheduler address (default: ``spec.executor.scheduler``).
         quiet: no progress bars and no messages on the terminal (the log file is still written).
         progress: show progress bars (samples/s and ETA per phase).
+        t_max: per phase, a temperature to extend its shell grid to (shells appended above the
+            grid on its own lattice, :func:`~phasetune.campaign.spec.isosurface_grid`).  The
+            extension is recorded in the archive (``sampler.extended_to``) and every later run
+            keeps it; it never shrinks.
 
     Raises:
         KeyboardInterrupt: after committing everything finished (re-run to resume).
@@ -345,11 +382,12 @@ def run_campaign(spec: CampaignSpec, executor: str | Executor | None = None,
             lock ``<archive>.lock`` is held for the whole run; see :mod:`.lock`).
     """
     with campaign_lock(spec.archive_path):
-        return _run_locked(spec, executor, workers, scheduler, quiet, progress)
+        return _run_locked(spec, executor, workers, scheduler, quiet, progress, t_max)
 
 
 def _run_locked(spec: CampaignSpec, executor: str | Executor | None, workers: int | None,
-                scheduler: str | None, quiet: bool, progress: bool) -> CampaignResult:
+                scheduler: str | None, quiet: bool, progress: bool,
+                t_max: dict[str, float] | None = None) -> CampaignResult:
     """:func:`run_campaign` while holding the campaign lock."""
     given = executor if isinstance(executor, Executor) else None
     kind = executor if isinstance(executor, str) else spec.executor.kind
@@ -364,7 +402,7 @@ def _run_locked(spec: CampaignSpec, executor: str | Executor | None, workers: in
         for _ in range(factory.workers):
             pool.submit(warm_up)
     try:
-        run = _Run(spec, quiet, progress)
+        run = _Run(spec, quiet, progress, t_max)
     except BaseException:
         factory.close(pool, wait=False)
         raise
@@ -421,4 +459,4 @@ def _report(run: _Run, skipped: int) -> CampaignResult:
                  "complete" if complete else "INCOMPLETE", run.samples_run, wall)
     return CampaignResult(run.path, run.log_file, complete, run.samples_run, run.chunks_run,
                           skipped, run.failures, unphysical, warnings, wall,
-                          run.progress.rates(), run.volume_grids)
+                          run.progress.rates(), run.volume_grids, run.active_extensions())

@@ -496,14 +496,18 @@ def check_phase_cells(phase: PhaseSpec, cutoff: float, where: str) -> None:
 
 # -- isosurface grid ------------------------------------------------------------------------------
 def isosurface_grid(iso: IsosurfaceSpec, reference: HarmonicReference,
-                     conventions: Conventions = GRID_CONVENTIONS) \
-        -> tuple[np.ndarray, list[str], list[str]]:
+                     conventions: Conventions = GRID_CONVENTIONS,
+                     t_max: float | None = None) -> tuple[np.ndarray, list[str], list[str]]:
     """Shell labels α (ascending; e^α in Å², per atom) for a harmonic reference.
 
     Args:
         iso: the ``isosurfaces`` block.
         reference: the harmonic reference of this (phase, volume) (its ω̄).
         conventions: the mode count r of α_H(T) = ln(r k_B T / ω̄) (r = 3 for every campaign).
+        t_max: an extension of the range (``sample --t-max``, recorded in the archive): when above
+            T_hi, shells are appended on the grid's own lattice until α_H(cover·t_max) is covered
+            — the fixed lattice α = kΔα with ``spacing``, the count grid continued at its spacing
+            (α_lo + kΔα) with ``count``; the shells of the YAML range are unchanged either way.
 
     Returns:
         (alphas, warnings, notes): warnings say when the requested temperatures sit too close to
@@ -515,24 +519,30 @@ def isosurface_grid(iso: IsosurfaceSpec, reference: HarmonicReference,
         return float(reference.harmonic_alpha(t, conventions))
 
     a_lo, a_hi = alpha_h(t_lo / iso.cover), alpha_h(t_hi * iso.cover)
+    t_top = max(t_hi, t_max or t_hi)
+    a_top = alpha_h(t_top * iso.cover)
     if iso.count is not None:
-        alphas = np.linspace(a_lo, a_hi, iso.count)
         spacing = (a_hi - a_lo) / (iso.count - 1)
+        alphas = np.linspace(a_lo, a_hi, iso.count)
+        n_more = int(np.ceil((a_top - a_hi) / spacing - 1e-9)) if t_top > t_hi else 0
+        alphas = np.append(alphas, a_lo + spacing * np.arange(iso.count, iso.count + n_more))
     else:
         spacing = float(iso.spacing)
-        k = np.arange(np.floor(a_lo / spacing), np.ceil(a_hi / spacing) + 1)
+        k = np.arange(np.floor(a_lo / spacing), np.ceil(a_top / spacing) + 1)
         alphas = k * spacing
     warnings, notes = [], []
-    margin = min(alpha_h(t_lo) - alphas[0], alphas[-1] - alpha_h(t_hi))
+    margin = min(alpha_h(t_lo) - alphas[0], alphas[-1] - alpha_h(t_top))
+    shown = f"{t_lo:g}–{t_top:g} K" + (f" (extended from {t_hi:g} K by sample --t-max)"
+                                        if t_top > t_hi else "")
     if margin < spacing:
         warnings.append(
             f"isosurfaces: the grid reaches only {margin:.3f} beyond the requested temperatures "
-            f"{t_lo:g}–{t_hi:g} K, less than one spacing ({spacing:.3f}); anharmonic shifts "
+            f"{shown}, less than one spacing ({spacing:.3f}); anharmonic shifts "
             "will push α* into the outer half-interval and results there are not solved "
             "(raise isosurfaces.cover, e.g. 2 at high homologous temperature, or the count)")
     if spacing > MAX_SPACING:
         notes.append(
             f"isosurfaces: spacing Δα = {spacing:.3f} is coarser than {MAX_SPACING} over "
-            f"{t_lo / iso.cover:g}–{t_hi * iso.cover:g} K; the α smoother may be inaccurate "
+            f"{t_lo / iso.cover:g}–{t_top * iso.cover:g} K; the α smoother may be inaccurate "
             f"(use count ≥ {int(np.ceil((a_hi - a_lo) / MAX_SPACING)) + 1})")
     return alphas, warnings, notes

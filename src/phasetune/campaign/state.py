@@ -176,8 +176,11 @@ def _energy_mode(spec: CampaignSpec, ref_pot, dspec) -> str:
 
 
 def build_groups(spec: CampaignSpec, archive: Archive | None,
-                 progress: Callable[[str], None] | None = None) -> list[Group]:
-    """Reference lattice, modes, payload and shells of every (phase, volume) of the spec."""
+                 progress: Callable[[str], None] | None = None,
+                 extended_to: dict[str, float] | None = None) -> list[Group]:
+    """Reference lattice, modes, payload and shells of every (phase, volume) of the spec;
+    ``extended_to`` maps phase names to the temperature their shell grids are extended to
+    (``sample --t-max``, see :func:`~phasetune.campaign.spec.isosurface_grid`)."""
     ref_pot = reference_potential(spec)
     dspec = descriptor_spec(spec)
     kinetic = spec.flavour == "kinetic"
@@ -226,7 +229,8 @@ def build_groups(spec: CampaignSpec, archive: Archive | None,
                 reference_potential=pair,
                 min_distance=spec.min_distance,
                 kinetic=spec.kinetic.model_dump()).with_fingerprint()
-            alphas, warnings, notes = isosurface_grid(spec.isosurfaces, ref)
+            alphas, warnings, notes = isosurface_grid(
+                spec.isosurfaces, ref, t_max=(extended_to or {}).get(phase.name))
             shells = _shells(spec, old, alphas, len(labels), pilot, energy_mode != "none")
             provenance = {"phase": phase.model_dump(mode="json"), "volume_index": j,
                           "volume_input": kwargs, "chunk": spec.samples.chunk, "pilot": pilot,

@@ -8,7 +8,7 @@ import click
 
 from ..archive.hdf5 import merge_archives, read_archive, summarize, write_archive
 from ..campaign.volume_grid import describe_record
-from ..errors import ArchiveError, PhasetuneError
+from ..errors import ArchiveError, EstimatorError, PhasetuneError
 from .common import emit_json, handle_errors
 
 
@@ -45,6 +45,11 @@ def _print_summary(s: dict) -> None:
                 )
     for name, record in s.get("sampler", {}).get("volume_grids", {}).items():
         click.echo(describe_record(name, record, "generated, frozen in this archive"))
+    extended = s.get("sampler", {}).get("extended_to", {})
+    if extended:
+        t_hi = (s["sampler"].get("isosurfaces", {}).get("temperatures") or [0, 0])[1]
+        click.echo("shells extended by `sample --t-max` (kept by later runs): " + ", ".join(
+            f"{name} to {t:g} K" for name, t in extended.items() if t > t_hi))
     salvaged = s["provenance"].get("salvaged")
     if salvaged:
         click.echo(f"SALVAGED: dropped {', '.join(salvaged['dropped'])}")
@@ -55,9 +60,16 @@ def _print_summary(s: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--no-verify", is_flag=True, help="Skip checksum verification.")
 @click.option("--salvage", is_flag=True, help="Report the intact part of a corrupted archive.")
+@click.option("--potential", default=None,
+              help="Show where this linear potential is solved (default: the archive's reference "
+                   "potential, when it is linear and found here).")
+@click.option("--no-range", is_flag=True, help="Do not look for the solved temperature range.")
 @handle_errors
-def info(archive: Path, as_json: bool, no_verify: bool, salvage: bool) -> None:
-    """Summarise ARCHIVE: versions, provenance, phases, volumes and shells."""
+def info(archive: Path, as_json: bool, no_verify: bool, salvage: bool, potential: str | None,
+         no_range: bool) -> None:
+    """Summarise ARCHIVE: versions, provenance, phases, volumes and shells, and per phase and
+    volume the temperatures where the reference potential (or --potential) is solved (from the
+    stored fits: run `phasetune fit ARCHIVE` first)."""
     spool = archive.with_name(archive.name + ".chunks")
     pending = sorted(spool.glob("*.npz")) if spool.is_dir() else []
     if not archive.exists() and pending:
@@ -74,14 +86,78 @@ def info(archive: Path, as_json: bool, no_verify: bool, salvage: bool) -> None:
                           "next": ("`phasetune sample` on the campaign folds these chunks into "
                                    "the archive, then samples what is still missing")
                           if pending else None}
+    if not no_range:
+        summary["solved_range"] = _solved_ranges(archive, data, potential, salvaged)
     if as_json:
         emit_json(summary)
         return
     _print_summary(summary)
+    if not no_range:
+        _print_ranges(summary["solved_range"])
     click.echo(f"checksums: {summary['checksums']}")
     if pending:
         click.echo(f"pending: {len(pending)} finished chunk(s) in {spool} are not in the archive "
                    f"yet; {summary['pending']['next']}")
+
+
+def _solved_ranges(archive: Path, data, potential: str | None, salvaged: bool) -> dict:
+    """Per phase and volume, where θ0 (the archive's reference or ``potential``) is solved, from
+    the stored fits only (info never fits); ``available`` False with the reason otherwise."""
+    from ..estimator.store import check_potential, load_volume_estimators, recorded_potential
+    from ..potentials.linear import LinearPotential
+    from .options import resolve_potential
+
+    if potential is not None:
+        pot, source = resolve_potential(potential), f"--potential {potential}"
+        if not isinstance(pot, LinearPotential):
+            raise PhasetuneError(f"--potential {potential}: {pot.name} is not a linear (SNAP) "
+                                 "potential", "give a linear potential of the archive's "
+                                 "descriptors")
+    else:
+        pot, source = recorded_potential(data.metadata)
+    out: dict = {"available": False, "potential": pot.name if pot else None, "source": source}
+    if pot is None:
+        return {**out, "reason": source,
+                "hint": "pass --potential P (a linear potential of the archive's descriptors)"}
+    if salvaged:
+        return {**out, "reason": "not computed for a salvaged archive", "hint": None}
+    try:
+        estimators = load_volume_estimators(archive, refit=False, data=data)
+        phases = {}
+        for name, ests in estimators.items():
+            phases[name] = []
+            for k, est in enumerate(ests):
+                check_potential(pot, est.phase_volume)
+                found = est.solved_range(pot.theta)
+                phases[name].append({"volume_index": k, "volume": est.reference.volume,
+                                     **found.to_dict(per_model=True)})
+    except EstimatorError as exc:
+        return {**out, "reason": exc.message, "hint": exc.hint}
+    return {**out, "available": True, "phases": phases}
+
+
+def _print_ranges(ranges: dict) -> None:
+    if not ranges["available"]:
+        hint = f" ({ranges['hint']})" if ranges.get("hint") else ""
+        who = f" of {ranges['potential']}" if ranges.get("potential") else ""
+        click.echo(f"solved range{who}: not shown: {ranges['reason']}{hint}")
+        return
+    click.echo(f"solved range of {ranges['potential']} ({ranges['source']}):")
+    for name, volumes in ranges["phases"].items():
+        for v in volumes:
+            where = f"  {name} v{v['volume_index']} ({v['volume']:g} Å³/atom, shells T_α " \
+                    f"{v['grid_T'][0]:.0f}–{v['grid_T'][1]:.0f} K)"
+            intervals = v["intervals"][0]
+            if not intervals:
+                click.echo(f"{where}: solved nowhere in {v['window'][0]:.0f}–"
+                           f"{v['window'][1]:.0f} K")
+                continue
+            click.echo(f"{where}: solved " + ", ".join(
+                f"{iv['T_lo']:.0f}–{iv['T_hi']:.0f} K" for iv in intervals))
+            for iv in intervals:
+                for side, edge in (("below", iv["low"]), ("above", iv["high"])):
+                    if edge["kind"] != "window":
+                        click.echo(f"      {side} {edge['temperature']:.0f} K: {edge['reason']}")
 
 
 @click.command("merge")

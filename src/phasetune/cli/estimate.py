@@ -119,12 +119,15 @@ def fit_command(archive, degree, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="F(T) with error bands (first model) to this PNG (G and V* with -P).")
+@click.option("--no-range", is_flag=True,
+              help="Without -P: do not look for each model's solved temperature range.")
 @handle_errors
 def predict_command(archive, potential, theta_file, temperatures, phases, modes, degree,
                     route, pressures, volume_degree, volume_index, gradient, as_json,
-                    plot) -> None:
-    """Free energies F(θ, T) per atom of each phase for a potential (or a θ ensemble); with
-    -P, Gibbs free energies G(θ, P, T), V*, B_T, α_V and C_P from the sampled volumes."""
+                    plot, no_range) -> None:
+    """Free energies F(θ, T) per atom of each phase for a potential (or a θ ensemble), and the
+    temperature range where each is solved; with -P, Gibbs free energies G(θ, P, T), V*, B_T,
+    α_V and C_P from the sampled volumes."""
     from ..estimator.store import check_potential, load_volume_estimators
 
     pot = resolve_potential(potential)
@@ -150,6 +153,7 @@ def predict_command(archive, potential, theta_file, temperatures, phases, modes,
     t = np.asarray(temperatures, dtype=float)
     preds = {n: e.predict(thetas, t, gradient=gradient, beta0=pot.beta0())
              for n, e in estimators.items()}
+    ranges = {} if no_range else {n: e.solved_range(thetas) for n, e in estimators.items()}
     if plot:
         from ..plots import plot_free_energies
 
@@ -159,13 +163,16 @@ def predict_command(archive, potential, theta_file, temperatures, phases, modes,
     if as_json:
         emit_json({"archive": archive, "potential": pot.name, "n_models": len(thetas),
                    "volumes": {n: e.reference.volume for n, e in estimators.items()},
-                   "notes": notes, "phases": {n: p.to_dict() for n, p in preds.items()}})
+                   "notes": notes, "phases": {n: {**p.to_dict(), **_range_dict(p, ranges.get(n))}
+                                              for n, p in preds.items()}})
         return
     for note in notes:
         click.echo(f"note: {note}", err=True)
     for name, p in preds.items():
         click.echo(f"{name}: {pot.name}, {len(thetas)} model(s), conventions "
                    f"{json.dumps(p.conventions, ensure_ascii=False)}")
+        if name in ranges:
+            _print_range(p, ranges[name])
         click.echo(f"{'T (K)':>8} {'F (eV/atom)':>14} {'σ_F (meV)':>10} {'F_vib':>10} "
                    f"{'α*':>8} {'solved':>6}")
         for k, temp in enumerate(t):
@@ -174,6 +181,42 @@ def predict_command(archive, potential, theta_file, temperatures, phases, modes,
                        f"{'yes' if p.solved[k, 0] else 'NO':>6}")
             if not p.solved[k, 0]:
                 click.echo(f"{'':8} not solved: {'; '.join(p.reasons(k, 0))}")
+
+
+def _range_dict(p, found) -> dict:
+    """JSON of the solved range (per-model intervals for one model; the widest interval of each
+    model and their common part for ensembles) and the fraction of models solved at each T."""
+    if found is None:
+        return {}
+    return {"solved_range": found.to_dict(), "fraction_solved": p.solved.mean(axis=1).tolist()}
+
+
+def _print_range(p, found) -> None:
+    """One line per solved interval (first model), or the ensemble summary."""
+    if found.n_models == 1:
+        intervals = found.intervals[0]
+        if not intervals:
+            click.echo(f"solved nowhere in {found.window[0]:.0f}–{found.window[1]:.0f} K")
+        for iv in intervals:
+            click.echo(f"solved {iv.describe()}")
+        return
+    common = found.common()
+    bounds = found.bounds()
+    nowhere = int(np.isnan(bounds[:, 0]).sum())
+    head = f"solved range over {found.n_models} models: "
+    if nowhere == found.n_models:
+        click.echo(head + "none is solved anywhere in "
+                   f"{found.window[0]:.0f}–{found.window[1]:.0f} K")
+    else:
+        span = "none" if common is None else f"{common[0]:.0f}–{common[1]:.0f} K"
+        click.echo(head + f"common {span} (each model's widest solved interval: median "
+                   f"{np.nanmedian(bounds[:, 0]):.0f}–{np.nanmedian(bounds[:, 1]):.0f} K, "
+                   f"extremes {np.nanmin(bounds[:, 0]):.0f}–{np.nanmax(bounds[:, 1]):.0f} K"
+                   + (f"; {nowhere} solved nowhere" if nowhere else "") + ")")
+    click.echo("models solved: " + ", ".join(
+        f"{temp:g} K {100 * frac:.0f} %" for temp, frac in zip(p.temperatures,
+                                                             p.solved.mean(axis=1),
+                                                             strict=True)))
 
 
 def _predict_pressure(archive, pot, theta_file, temperatures, phases, modes, degree, route,

@@ -223,6 +223,15 @@ class DDOSEstimator:
                                  float(self.solver.inner_hi), float(self.alphas[-1])]},
         )
 
+    def solved_range(self, theta, t_lo: float | None = None, t_hi: float | None = None,
+                     **kwargs):
+        """The solved temperature intervals of each model with the reason at each end
+        (:func:`phasetune.estimator.solved.solved_range`; default search: T_α of the lowest
+        shell / 2 … of the highest × 2)."""
+        from .solved import solved_range
+
+        return solved_range(self, theta, t_lo, t_hi, **kwargs)
+
     def cumulant(self, theta, temperatures, **kwargs) -> Prediction:  # noqa: D102
         """The second-order cumulant route (method.md §7 'Cumulant route')."""
         return self.predict(theta, temperatures, route="cumulant", **kwargs)

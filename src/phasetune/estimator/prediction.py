@@ -42,7 +42,9 @@ def _edge_reason(side: str, alpha: float, alpha_h: float, edge: float, bound: fl
     if beyond:
         return (f"{where}, and so does this temperature's harmonic shell alpha_H = "
                 f"{alpha_h:.3f}: the sampled shells end before it (append "
-                f"{'higher' if up else 'lower'} shells: widen isosurfaces.temperatures)")
+                f"{'higher' if up else 'lower'} shells: "
+                f"{'phasetune sample --t-max, or ' if up else ''}widen "
+                f"isosurfaces.temperatures)")
     if abs(alpha - edge) <= 1e-9 * (1.0 + abs(edge)):
         return (f"{where}: f(alpha) has no interior minimum and falls all the way to the "
                 f"{'highest' if up else 'lowest'} shell, although this temperature's harmonic "

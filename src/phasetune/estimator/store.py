@@ -6,6 +6,7 @@ archive's descriptors."""
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import numpy as np
 
 from ..archive.fits import fit_path, read_fit, write_fit
 from ..archive.hdf5 import read_archive
+from ..archive.schema import Archive
 from ..conventions import Conventions
-from ..errors import ArchiveError, EstimatorError, StorageError
+from ..errors import ArchiveError, EstimatorError, PotentialError, StorageError
 from ..model import PhaseVolume
 from ..potentials.linear import DESCRIPTOR_KEYS, LinearPotential
 from ..scoring.score_matching import (
@@ -108,14 +110,16 @@ def check_potential(potential: LinearPotential, phase_volume: PhaseVolume) -> No
 def load_volume_estimators(archive: str | Path, *, phases: list[str] | None = None,
                            conventions: Conventions | None = None,
                            degree: Degree = DEFAULT_DEGREE, ridge: float = DEFAULT_RIDGE,
-                           route: str = "score", volume_index: int | None = None
+                           route: str = "score", volume_index: int | None = None,
+                           refit: bool = True, data: Archive | None = None
                            ) -> dict[str, list[DDOSEstimator]]:
     """Estimators of every sampled volume of each phase (increasing volume), reusing stored fits;
     only the ``volume_index``-th volume when given.  ``route`` sets each estimator's default
-    prediction route."""
+    prediction route.  With ``refit=False`` a missing or stale fit is an error (nothing is
+    fitted).  ``data``: the archive already read (it is read from ``archive`` otherwise)."""
     if route not in ("score", "cumulant"):
         raise EstimatorError(f"unknown route {route!r}", "use 'score' or 'cumulant'")
-    data = read_archive(archive)
+    data = read_archive(archive) if data is None else data
     out: dict[str, list[DDOSEstimator]] = {}
     for name in phases or data.phases:
         if name not in data.phases:
@@ -125,11 +129,50 @@ def load_volume_estimators(archive: str | Path, *, phases: list[str] | None = No
         out[name] = []
         for k in indices:
             pv = data.get(name, k)
-            fit = fitted(archive, name, k, pv, degree, ridge).fit
+            if refit:
+                fit = fitted(archive, name, k, pv, degree, ridge).fit
+            else:
+                fit, problem = load_fit(archive, name, k)
+                if fit is None or fit.is_stale(pv, degree, ridge):
+                    why = problem or ("no stored fit" if fit is None else
+                                      "the stored fit is stale (other data, settings or version)")
+                    raise EstimatorError(f"{archive}: {why} for {name} v{k}",
+                                         f"run `phasetune fit {archive}`")
             est = DDOSEstimator(pv, conventions or Conventions(), degree, ridge=ridge, fit=fit)
             est.route = route
             out[name].append(est)
     return out
+
+
+def recorded_potential(metadata: dict) -> tuple[LinearPotential | None, str]:
+    """The linear potential an archive records as its reference (θ0), found again by name
+    (``lammps:NAME``, or a file named in its commands) and accepted only if its SHA-256 (commands
+    and file contents) is the recorded one; else (None, why not)."""
+    from ..potentials.registry import load_potential
+
+    record = metadata.get("reference_potential", {}) or {}
+    name, sha = record.get("name"), record.get("sha256")
+    if not name or not sha:
+        return None, "the archive records no reference potential (name and sha256)"
+    candidates = [f"lammps:{name}", name]
+    for command in record.get("commands", []):
+        candidates += [w for w in command.split() if w.endswith((".snap", ".snapcoeff"))]
+    tried = []
+    for candidate in dict.fromkeys(candidates):
+        try:
+            pot = load_potential(candidate)
+        except (PotentialError, OSError):
+            continue
+        if not isinstance(pot, LinearPotential):
+            return None, f"the archive's reference potential {name} is not linear (SNAP)"
+        with tempfile.TemporaryDirectory() as workdir:
+            if pot.pair_potential(workdir).sha256 == sha:
+                return pot, f"the archive's reference potential, found as {candidate}"
+        tried.append(candidate)
+    if tried:
+        return None, (f"{', '.join(tried)} differ from the archive's reference potential {name} "
+                      f"(sha256 {sha[:12]}…)")
+    return None, f"the archive's reference potential {name} is not found here"
 
 
 def load_estimators(archive: str | Path, *, phases: list[str] | None = None,
