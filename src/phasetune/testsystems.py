@@ -185,3 +185,59 @@ def grouped_harmonic_system(n_atoms: int = 128, n_groups: int = 3, temperatures=
 
     return TestSystem(pv, conv, np.ones(n_groups), exact,
                       f"grouped-mode harmonic crystal, {n_groups} groups, N={n_atoms}")
+
+
+def dependent_system(n_atoms: int = 64, temperatures=(300.0, 1500.0), n_shells: int = 12,
+                     n_samples: int = 4000, n_batches: int = 8, seed: int = 0,
+                     spectrum_seed: int = 12345, spread: float = 0.05,
+                     coupling: float = 2.0) -> tuple[TestSystem, Callable]:
+    """Two uncorrelated but dependent components: the product of marginals is wrong here.
+
+    On shell α, D − D0 = e^α[m₁ + (u, c(u² − s²))] with u ~ N(0, s²), s² = ``spread``/N and
+    c = ``coupling``.  The components are uncorrelated (E[u(u² − s²)] = 0), so the PCA frame is
+    (u, v), but v is a function of u.  The tilted log-moment per shell is known in closed form:
+    with τ = Nβe^α, a = τθ₂cs²,
+
+        h(θ, β) = βe^α θ·m₁ − (1/N)[a − ½ln(1 + 2a) + τ²θ₁²s²/(2(1 + 2a))],
+
+    which :func:`dependent_system` returns as its second value, ``h_exact(theta (N_D,), beta
+    (n_T,)) → (h, ∂h/∂β)`` arrays (n_T, n_α).  Raw descriptors are kept (``store_raw``).
+    """
+    sys_rng = np.random.default_rng(spectrum_seed)
+    conv = Conventions()
+    r = conv.modes_per_atom(n_atoms)
+    omega = _spectrum(3 * n_atoms - 3, sys_rng)
+    ref = synthetic_reference(n_atoms, omega, 50.0, 2)
+    m1 = np.array([0.3, 0.2]) * ref.omega_bar      # θ = (1, 1): θ·m₁ = ω̄/2, harmonic-like
+    s2 = spread / n_atoms
+    alphas = shell_grid(*temperatures, ref.omega_bar, r, n_shells)
+
+    def sampler(alpha, size, rng):
+        u = rng.normal(0.0, np.sqrt(s2), size)
+        return np.exp(alpha) * (m1 + np.column_stack([u, coupling * (u * u - s2)]))
+
+    shells = _accumulate(alphas, sampler, 2, n_samples, n_batches, np.random.default_rng(seed),
+                         True)
+    info = DescriptorInfo("synthetic", {"system": "dependent"}, ["u", "v"], np.zeros(2, bool))
+    pv = PhaseVolume(ref, shells, info, provenance={"testsystem": "dependent", "seed": seed})
+
+    def h_exact(theta, beta):
+        th = np.asarray(theta, dtype=float)
+        b = np.atleast_1d(np.asarray(beta, dtype=float))[:, None]
+        ea = np.exp(alphas)[None, :]
+        tau = n_atoms * b * ea
+        a = tau * th[1] * coupling * s2
+        lin = tau**2 * th[0] ** 2 * s2 / (2.0 * (1.0 + 2.0 * a))
+        h = b * ea * (th @ m1) - (a - 0.5 * np.log1p(2.0 * a) + lin) / n_atoms
+        # ∂/∂β at fixed α: τ, a ∝ β
+        da = a / b
+        dlin = (2.0 * lin / b) - lin * 2.0 * da / (1.0 + 2.0 * a)
+        dh = ea * (th @ m1) - (da - da / (1.0 + 2.0 * a) + dlin) / n_atoms
+        return h, dh
+
+    def exact(theta, temps) -> ExactResult:  # noqa: ARG001 - not closed form in α
+        raise NotImplementedError("use h_exact with the estimator's own α saddle")
+
+    system = TestSystem(pv, conv, np.ones(2), exact,
+                        f"dependent components (u, c(u² − s²)), N={n_atoms}")
+    return system, h_exact

@@ -281,7 +281,7 @@ class CampaignSpec(_Model):
     archive: str
     executor: ExecutorSpec = ExecutorSpec()
     kinetic: KineticSpec = KineticSpec()
-    store_raw: bool = False
+    store_raw: bool = True
     hessian_step: PositiveFloat = 1e-3
     reference_energy: Literal["auto", "always", "never"] = "auto"
     min_distance: float = Field(default=0.5, gt=0.0, lt=1.0)

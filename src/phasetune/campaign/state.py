@@ -235,6 +235,8 @@ def build_groups(spec: CampaignSpec, archive: Archive | None,
             provenance = {"phase": phase.model_dump(mode="json"), "volume_index": j,
                           "volume_input": kwargs, "chunk": spec.samples.chunk, "pilot": pilot,
                           "seed": spec.seed, "energy_mode": energy_mode}
+            if energy_mode == "linear":  # the joint correction's expansion point (estimator)
+                provenance["reference_theta"] = [float(v) for v in ref_pot.theta]
             groups.append(Group(phase, j, ref, payload, info, shells, provenance,
                                 [f"{where}: {w}" for w in warnings],
                                 [f"{where}: {n}" for n in notes]))

@@ -26,6 +26,7 @@ from ..scoring.score_matching import (
     fit_phase_volume,
 )
 from .conjugate import N_SLOPES, POLY_TOL, ConjugateTables
+from .joint import JointCorrection, shells_have_raw
 from .prediction import CLAMPED, Prediction
 from .saddle import SaddleSolver, assemble
 from .smoother import DEFAULT_DEGREE as SMOOTHER_DEGREE
@@ -92,6 +93,47 @@ class DDOSEstimator:
         self.route = "score"
         """Default route of :meth:`predict`; ``"cumulant"`` where the score route cannot be
         supported by the data (e.g. tilts beyond the sampled support)."""
+        self.joint_reference: np.ndarray | None = None
+        """θ_ref of the joint correction (:mod:`.joint`), None when it is off."""
+        self._joint: dict[str, JointCorrection] = {}
+        ref_theta = phase_volume.provenance.get("reference_theta")
+        if ref_theta is not None and shells_have_raw(shells):
+            self.set_joint_reference(np.asarray(ref_theta, dtype=float))
+
+    def set_joint_reference(self, theta_ref: np.ndarray | None) -> None:
+        """Correct the per-shell terms beyond independent marginals, exactly at ``theta_ref``
+        and to first order around it (:mod:`.joint`); None switches the correction off.
+
+        Needs every shell's raw descriptors (campaigns with ``store_raw: true``).  On by
+        default when the archive records its reference potential's θ and kept raw samples."""
+        if theta_ref is None:
+            self.joint_reference, self._joint = None, {}
+            return
+        if not shells_have_raw(self.phase_volume.shells):
+            raise EstimatorError("the joint correction needs every shell's raw descriptors",
+                                 "sample with store_raw: true")
+        self.joint_reference = self.check_theta(theta_ref)[0]
+        self._joint = {}
+
+    def joint_correction(self, route: str) -> JointCorrection | None:
+        """The route's correction tables (built on first use), or None when off."""
+        if self.joint_reference is None:
+            return None
+        if route not in self._joint:
+            ref = self.joint_reference
+
+            def route_terms(beta):
+                if route == "score":
+                    part = ScoreChunk(self.tables, self.frames, ref[None], beta, gradient=True)
+                else:
+                    part = CumulantChunk(self._mu, self._k, ref[None], beta)
+                return part.terms, part.shell_vectors()[:, 0]
+
+            t_shell = self.reference.shell_temperature(self.alphas, self.conventions)
+            self._joint[route] = JointCorrection.build(
+                self.phase_volume.shells, self.d0, ref, self.reference.n_atoms, t_shell,
+                route_terms)
+        return self._joint[route]
 
     # ------------------------------------------------------------------------------------------
     # validation
@@ -174,6 +216,7 @@ class DDOSEstimator:
         d_star = np.empty((n_t, n_m, n_d)) if gradient else None
         hess = np.empty((n_t, n_m, n_d, n_d)) if hessian else None
         beta = 1.0 / (KB * temps)
+        joint = self.joint_correction(route)
 
         def run(start: int) -> tuple[int, int]:
             """Fill the output columns of models [start, start + chunk)."""
@@ -182,15 +225,22 @@ class DDOSEstimator:
                 part = ScoreChunk(self.tables, self.frames, th[sl], beta, gradient or hessian)
             else:
                 part = CumulantChunk(self._mu, self._k, th[sl], beta)
+            if joint is not None:
+                joint.apply(part.terms, th[sl], beta)
             res = assemble(self.solver, part.terms, temps, self.reference, self.conventions)
             for k in keys:
                 out[k][:, sl] = res[k]
             if gradient:
                 d_star[:, sl] = self.d0 + part.gradient(res["weights"])
+                if joint is not None:
+                    d_star[:, sl] += joint.gradient(res["weights"], beta)
             if hessian:
                 # ∂D*/∂α = Σ_i w′_i U_i; between-shell term −β (∂D*/∂α)(∂D*/∂α)ᵀ/f″ (§7.7)
                 dw = res["dweights"]
-                dd = np.einsum("tmi,tmik->tmk", dw, part.shell_vectors())
+                vectors = part.shell_vectors()
+                if joint is not None:
+                    vectors = vectors + joint.shell_vectors(beta)
+                dd = np.einsum("tmi,tmik->tmk", dw, vectors)
                 between = (beta[:, None] / res["f2"])[..., None, None] * (
                     dd[..., :, None] * dd[..., None, :])
                 hess[:, sl] = part.within_hessian(res["weights"]) - between
@@ -219,6 +269,7 @@ class DDOSEstimator:
             info={"exact_table_pairs": n_exact, "linear_pairs": n_linear,
                   "pairs": n_m * n_a * n_d,
                   "score_degree": str(self.degree),
+                  "joint_correction": joint is not None,
                   "alpha_grid": [float(self.alphas[0]), float(self.solver.inner_lo),
                                  float(self.solver.inner_hi), float(self.alphas[-1])]},
         )
