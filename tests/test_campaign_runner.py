@@ -16,7 +16,9 @@ from phasetune.campaign.runner import run_campaign
 from phasetune.campaign.spec import load_campaign
 from phasetune.campaign.spool import spool_dir
 from phasetune.errors import ArchiveError
+from phasetune.estimator.ddos import DDOSEstimator
 from phasetune.model import ShellStats
+from phasetune.potentials.registry import load_potential
 
 
 def write_campaign(directory, archive="mo.h5", per_isosurface=40, count=3, volumes=(15.9,),
@@ -65,6 +67,12 @@ def test_one_and_two_workers_give_identical_archives(tmp_path):
     assert meta["descriptor"]["sha256"] and meta["reference_potential"]["sha256"]
     assert meta["provenance"]["lammps_version"]
     assert meta["provenance"]["this_run"]["worker_cpu_s"] > 0
+    # raw descriptors and the reference θ are kept by default: the joint correction is on
+    pv = a.phase_volumes[0]
+    assert all(s.raw is not None and s.raw.shape == (40, 30) for s in shells)
+    theta = load_potential("lammps:Mo_Chen_PRM2017").theta
+    assert np.allclose(pv.provenance["reference_theta"], theta)
+    assert DDOSEstimator(pv).joint_reference is not None
 
 
 def test_dask_scheduler_gives_the_same_archive(tmp_path):

@@ -35,6 +35,10 @@ def test_info_json_and_text(archives):
     assert text.exit_code == 0, text.output
     assert "bcc v0: V = 16.0000 Å³/atom, N = 16" in text.output
     assert "2 shells, 400 samples" in text.output
+    # the made-up volumes record no reference θ: the joint correction is off
+    volume = summary["phases"][0]["volumes"][0]
+    assert volume["joint_correction"].startswith("off (reference θ not recorded")
+    assert "joint correction: off" in text.output
 
 
 def test_info_reports_corruption_and_salvages(archives):

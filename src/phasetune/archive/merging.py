@@ -136,6 +136,17 @@ def _shell_summary(s: ShellStats, reference: HarmonicReference,
     }
 
 
+def _joint_status(pv: PhaseVolume) -> str:
+    """Whether the estimator's joint correction (method.md §7) can be on for this volume."""
+    raw = all(s.raw is not None and len(s.raw) > 1 for s in pv.shells)
+    theta = pv.provenance.get("reference_theta") is not None
+    if raw and theta:
+        return "on (raw descriptors and the reference θ are recorded)"
+    missing = [w for w, ok in (("raw descriptors", raw), ("reference θ", theta)) if not ok]
+    return (f"off ({' and '.join(missing)} not recorded: product of marginals only; "
+            "re-sample with store_raw: true and a linear reference potential)")
+
+
 def _volume_summary(index: int, pv: PhaseVolume, modes: str) -> dict:
     ref = pv.reference
     conventions = Conventions(modes=modes)
@@ -154,6 +165,7 @@ def _volume_summary(index: int, pv: PhaseVolume, modes: str) -> dict:
         "n_samples": int(sum(s.count for s in shells)),
         "size_bytes": _nbytes(pv),
         "provenance": pv.provenance,
+        "joint_correction": _joint_status(pv),
         "shells": [_shell_summary(s, ref, conventions) for s in shells],
     }
 

@@ -36,6 +36,7 @@ def _print_summary(s: dict) -> None:
                 f"{v['n_atoms']}, flavour {v['flavour']}, ω̄ = {v['omega_bar']:.4g} eV/Å², "
                 f"{v['n_shells']} shells, {v['n_samples']} samples, {v['size_bytes'] / 1e6:.3f} MB"
             )
+            click.echo(f"    joint correction: {v['joint_correction']}")
             click.echo("    alpha     T_alpha/K     count  batches  under   over  max corr")
             for sh in v["shells"]:
                 click.echo(
