@@ -107,3 +107,20 @@ def test_switched_on_by_the_archive_and_refused_without_raw():
     est = DDOSEstimator(bare.phase_volume, bare.conventions)
     with pytest.raises(EstimatorError, match="raw descriptors"):
         est.set_joint_reference(bare.theta_ref)
+
+
+def test_degree_indicator_varies_the_smoother_when_the_correction_is_on(dependent):
+    est, _ = dependent
+    est.set_joint_reference(None)
+    plain = est.systematics(THETAS, TEMPS)
+    assert plain["alternative_smoother_degree"] == est._settings["smoother_degree"]
+    est.set_joint_reference(THETA_REF)
+    joint = est.systematics(THETAS, TEMPS)
+    assert joint["alternative_smoother_degree"] == max(2, est._settings["smoother_degree"] - 1)
+    assert est.alternative().joint_reference is not None
+    # at θ_ref the score degree alone would change nothing: the indicator is the smoothing's
+    k_only = DDOSEstimator(est.phase_volume, est.conventions, joint["alternative_degree"])
+    k_only.set_joint_reference(THETA_REF)
+    same = np.abs(k_only.predict(THETA_REF, TEMPS).F_total - est.predict(THETA_REF, TEMPS).F_total)
+    assert same.max() < 1e-9
+    assert np.all(np.isfinite(joint["degree"])) and joint["degree"].max() > 0

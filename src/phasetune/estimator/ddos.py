@@ -107,13 +107,14 @@ class DDOSEstimator:
         Needs every shell's raw descriptors (campaigns with ``store_raw: true``).  On by
         default when the archive records its reference potential's θ and kept raw samples."""
         if theta_ref is None:
-            self.joint_reference, self._joint = None, {}
+            self.joint_reference, self._joint, self._alternative = None, {}, None
             return
         if not shells_have_raw(self.phase_volume.shells):
             raise EstimatorError("the joint correction needs every shell's raw descriptors",
                                  "sample with store_raw: true")
         self.joint_reference = self.check_theta(theta_ref)[0]
         self._joint = {}
+        self._alternative = None
 
     def joint_correction(self, route: str) -> JointCorrection | None:
         """The route's correction tables (built on first use), or None when off."""
@@ -295,14 +296,22 @@ class DDOSEstimator:
     # systematic indicators (method.md §7.8)
 
     def alternative(self) -> DDOSEstimator:
-        """The same estimator with score degree K + 2 (K − 2 at the maximum), built lazily."""
+        """The same estimator with score degree K + 2 (K − 2 at the maximum), built lazily.
+
+        With the joint correction on, the score degree no longer matters at θ_ref (each shell's
+        term there is the samples' exact one), so the alternative also lowers the α smoother's
+        degree by one (not below 2): the indicator then measures the saddle's smoothing."""
         if self._alternative is None:
             if self.degree == "auto":
                 raise EstimatorError("the degree indicator needs a fixed score degree")
             k = int(self.degree)
             alt = k + 2 if k + 2 <= MAX_DEGREE else k - 2
+            settings = dict(self._settings)
+            if self.joint_reference is not None:
+                settings["smoother_degree"] = max(2, settings["smoother_degree"] - 1)
             self._alternative = DDOSEstimator(self.phase_volume, self.conventions, alt,
-                                              **self._settings)
+                                              **settings)
+            self._alternative.set_joint_reference(self.joint_reference)
         return self._alternative
 
     def systematics(self, theta, temperatures) -> dict:
@@ -312,4 +321,5 @@ class DDOSEstimator:
         cum = self.cumulant(theta, temperatures)
         return {"degree": np.abs(base.F_total - alt.F_total),
                 "cumulant": np.abs(base.F_total - cum.F_total),
-                "alternative_degree": self._alternative.degree}
+                "alternative_degree": self._alternative.degree,
+                "alternative_smoother_degree": self._alternative._settings["smoother_degree"]}
