@@ -124,3 +124,19 @@ def test_degree_indicator_varies_the_smoother_when_the_correction_is_on(dependen
     same = np.abs(k_only.predict(THETA_REF, TEMPS).F_total - est.predict(THETA_REF, TEMPS).F_total)
     assert same.max() < 1e-9
     assert np.all(np.isfinite(joint["degree"])) and joint["degree"].max() > 0
+
+
+def test_too_few_effective_samples_is_unsolved_with_its_reason(dependent, monkeypatch):
+    from phasetune.estimator import ddos
+    from phasetune.estimator.prediction import CLAMPED, LOW_SUPPORT
+
+    est, _ = dependent
+    est.set_joint_reference(THETA_REF)
+    pred = est.predict(THETAS, TEMPS)
+    ess = pred.info["saddle_ess"]
+    assert pred.solved.all() and np.all((ess > ddos.ESS_MIN) & (ess <= 4000))
+    monkeypatch.setattr(ddos, "ESS_MIN", 1e9)
+    starved = est.predict(THETAS, TEMPS)
+    assert not starved.solved.any()
+    assert np.all(starved.status & LOW_SUPPORT) and not np.any(starved.status & CLAMPED)
+    assert "effective samples" in starved.reasons(0, 0)[0]

@@ -26,8 +26,8 @@ from ..scoring.score_matching import (
     fit_phase_volume,
 )
 from .conjugate import N_SLOPES, POLY_TOL, ConjugateTables
-from .joint import JointCorrection, shells_have_raw
-from .prediction import CLAMPED, Prediction
+from .joint import ESS_MIN, JointCorrection, shells_have_raw
+from .prediction import CLAMPED, LOW_SUPPORT, Prediction
 from .saddle import SaddleSolver, assemble
 from .smoother import DEFAULT_DEGREE as SMOOTHER_DEGREE
 from .terms import CumulantChunk, FrameStack, ScoreChunk
@@ -255,7 +255,13 @@ class DDOSEstimator:
         else:
             counts = [run(start) for start in starts]
         n_exact, n_linear = (sum(c) for c in zip(*counts, strict=True))
-        status = out["status"] | np.where(out["n_clamped"] > 0, CLAMPED, 0)
+        info_joint = {}
+        if joint is None:
+            status = out["status"] | np.where(out["n_clamped"] > 0, CLAMPED, 0)
+        else:  # the samples' own terms: their effective size, not the marginals' range
+            ess = joint.saddle_ess(out["alpha"], self.alphas, beta)
+            status = out["status"] | np.where(ess < ESS_MIN, LOW_SUPPORT, 0)
+            info_joint = {"saddle_ess": ess, "ess_min": ESS_MIN}
         b0 = self.reference.beta0 if beta0 is None else np.asarray(beta0, dtype=float)
         if np.ndim(b0) not in (0, 1) or np.size(b0) not in (1, n_m):
             raise EstimatorError(f"beta0 must be a scalar or ({n_m},), got shape {np.shape(b0)}")
@@ -270,7 +276,7 @@ class DDOSEstimator:
             info={"exact_table_pairs": n_exact, "linear_pairs": n_linear,
                   "pairs": n_m * n_a * n_d,
                   "score_degree": str(self.degree),
-                  "joint_correction": joint is not None,
+                  "joint_correction": joint is not None, **info_joint,
                   "alpha_grid": [float(self.alphas[0]), float(self.solver.inner_lo),
                                  float(self.solver.inner_hi), float(self.alphas[-1])]},
         )

@@ -39,6 +39,8 @@ from ..errors import EstimatorError
 from ..model import ShellStats
 from .saddle import ShellTerms
 
+ESS_MIN = 10.0
+"""Fewest effective samples of the tilted shell densities at α* for a solved estimate."""
 N_NODES = 64
 """Temperature nodes of the tables (uniform in ln T)."""
 T_BELOW, T_ABOVE = 0.25, 2.0
@@ -96,6 +98,7 @@ class JointCorrection:
         self._delta = CubicSpline(self.log_t, self.delta, axis=0)
         self._gamma = CubicSpline(self.log_t, self.gamma.reshape(n_k, -1), axis=0)
         self._var = CubicSpline(self.log_t, self.var, axis=0)
+        self._log_ess = CubicSpline(self.log_t, np.log(self.ess), axis=0)
         self.shape = (n_a, n_d)
 
     @classmethod
@@ -159,3 +162,15 @@ class JointCorrection:
     def gradient(self, weights: np.ndarray, beta: np.ndarray) -> np.ndarray:
         """Correction to D* − D0 = Σ_i w_i γ_i/β, (n_T, M, N_D); weights (n_T, M, n_α)."""
         return np.einsum("tmi,tik->tmk", weights, self._at(beta)[2] / beta[:, None, None])
+
+    def saddle_ess(self, alpha: np.ndarray, alphas: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """Effective samples at α* (n_T, M): n_eff of the two shells bracketing α* at θ_ref,
+        interpolated log-linearly in α; alpha (n_T, M), alphas (n_α,) ascending."""
+        log_t = np.clip(-np.log(KB * beta), self.log_t[0], self.log_t[-1])
+        log_ess = self._log_ess(log_t)                                   # (n_T, n_α)
+        a = np.clip(np.nan_to_num(alpha, nan=alphas[0]), alphas[0], alphas[-1])
+        lo = np.clip(np.searchsorted(alphas, a) - 1, 0, alphas.size - 2)
+        frac = (a - alphas[lo]) / (alphas[lo + 1] - alphas[lo])
+        lower = np.take_along_axis(log_ess, lo, axis=1)
+        upper = np.take_along_axis(log_ess, lo + 1, axis=1)
+        return np.exp(lower + frac * (upper - lower))

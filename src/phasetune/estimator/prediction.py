@@ -14,6 +14,9 @@ CLAMPED = 4
 """A component's maximiser x* hit a support edge on a shell bracketing α*."""
 NOT_CONVERGED = 8
 """Newton on α did not converge (f″ ≤ 0 or no stationary point near the dense minimum)."""
+LOW_SUPPORT = 16
+"""With the joint correction: too few effective samples of the tilted shell densities at α*
+(replaces CLAMPED, which then only counts pairs)."""
 
 REASONS = {
     ALPHA_LOW: "alpha* in the lower outer half-interval of the shell grid (below the middle of "
@@ -25,6 +28,9 @@ REASONS = {
              "sampled log-density anywhere on that range)",
     NOT_CONVERGED: "alpha saddle not converged (Newton on f(alpha) found no stationary point "
                    "with f'' > 0)",
+    LOW_SUPPORT: "too few effective samples of the tilted shell densities at alpha* (joint "
+                 "correction): the samples do not reach the configurations that dominate at "
+                 "this temperature",
 }
 """The status bits in words (also in the JSON as ``status_bits``); :meth:`Prediction.reasons`
 says more for each point, from α*, T_α* and the shell grid."""
@@ -119,6 +125,12 @@ class Prediction:
                         f"range: the tilt by theta at {self.temperatures[t]:g} K is steeper "
                         f"than the sampled log-density anywhere on that range, so the tilted "
                         f"density peaks beyond the samples")
+            elif bit == LOW_SUPPORT:
+                ess = self.info.get("saddle_ess")
+                n_eff = "" if ess is None else f"{float(np.asarray(ess)[t, m]):.1f} "
+                text = (f"only {n_eff}effective samples of the tilted shell densities at "
+                        f"alpha* (joint correction; at least {self.info.get('ess_min', '?')} "
+                        f"needed): sample more on the shells near T_alpha* = {t_alpha:.0f} K")
             out.append(text)
         return out
 

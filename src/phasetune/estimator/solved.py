@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import EstimatorError
-from .prediction import ALPHA_HIGH, ALPHA_LOW, CLAMPED, NOT_CONVERGED
+from .prediction import ALPHA_HIGH, ALPHA_LOW, CLAMPED, LOW_SUPPORT, NOT_CONVERGED
 
 N_SCAN = 48
 """Temperatures of the coarse scan (geometric); gaps between solved runs narrower than one scan
@@ -47,6 +47,9 @@ EDGE_KINDS = {
     "clamped": ("clamped components",
                 "the tilt by theta at this T is steeper than the sampled log-density on a shell "
                 "bracketing alpha*; more shells do not help"),
+    "low_support": ("too few effective samples",
+                    "the joint correction's samples do not reach the configurations that "
+                    "dominate here; sample more on the shells near this temperature"),
     "not_converged": ("saddle not converged",
                       "Newton on f(alpha) found no stationary point with f'' > 0"),
 }
@@ -319,6 +322,8 @@ def edge_kind(upper: bool, status: int, alpha_inside: float, alpha_h: float, gri
         return "no_interior_saddle"
     if status & CLAMPED:
         return "clamped"
+    if status & LOW_SUPPORT:
+        return "low_support"
     if status & NOT_CONVERGED:
         return "not_converged"
     return "window"  # pragma: no cover - an unsolved point has at least one bit
