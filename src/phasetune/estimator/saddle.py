@@ -62,7 +62,10 @@ def interior_minimum(values: np.ndarray) -> np.ndarray:
 
 class SaddleSolver:
     """Dense-grid argmin refined by safeguarded Newton, for f(α) = −(r/2)α + (Lh)(α) + const(T),
-    with h smoothed over a window of ``window`` shells around the saddle.
+    with h smoothed over a window of ``window`` shells around the saddle.  Another shell measure
+    m(α) (f = −m(α) + (Lh)(α), unsmoothed) is given as a polynomial, ``measure`` = (centre,
+    half-width, c_0, c_1, …) with m = Σ_q c_q u^q, u = (α − centre)/half-width (the kinetic
+    shells' s_ref, method.md §4.5).
 
     The window is centred on the lowest interior minimum of the raw shell values
     f_i = h_i − (r/2)α_i; if the smoothed minimum falls on a window edge that is not an edge of
@@ -77,13 +80,19 @@ class SaddleSolver:
         n_dense: dense grid points per window (default 4 per shell, at least 32: the
             smoothed f is a low-degree polynomial times e^α, so finer grids find the same
             minimum).
+        measure: the shell measure polynomial (default (r/2)α).
     """
 
     def __init__(self, alphas: np.ndarray, r: float, degree: int = DEFAULT_DEGREE,
-                 window: int = WINDOW, n_dense: int | None = None):
+                 window: int = WINDOW, n_dense: int | None = None,
+                 measure: np.ndarray | None = None):
         a = np.asarray(alphas, dtype=float)
         self.alphas = a
         self.r = float(r)
+        self.measure = (np.array([0.0, 1.0, 0.0, 0.5 * self.r]) if measure is None
+                        else np.ascontiguousarray(measure, dtype=float))
+        if self.measure.ndim != 1 or self.measure.size < 3 or not self.measure[1] > 0:
+            raise ValueError("measure must be (centre, half-width > 0, c_0, …)")
         self.size = int(min(max(window, 2), a.size))
         n_dense = n_dense or max(32, 4 * self.size)
         smoothers = [AlphaSmoother(a[s:s + self.size], degree)
@@ -112,7 +121,7 @@ class SaddleSolver:
         weights, dweights = np.zeros((n, n_a)), np.zeros((n, n_a))
         status = np.zeros(n, dtype=np.int64)
         v = np.empty((0, 0)) if var is None else np.ascontiguousarray(var, dtype=float)
-        kernels.solve_saddles(h, v, self.alphas, self.r, self.size, self.mono_ops, self.mids,
+        kernels.solve_saddles(h, v, self.alphas, self.measure, self.size, self.mono_ops, self.mids,
                               self.halves, self.dense, self.dense_t, self.exp_dense, self.hats,
                               self.dof, NOT_CONVERGED, alpha, f_smooth, f2, weights, dweights,
                               status, birge)
