@@ -23,6 +23,7 @@ from ..constants import KB
 from ..conventions import Conventions
 from ..model import HarmonicReference
 from . import kernels
+from .kinetic import ReferenceEntropy
 from .prediction import ALPHA_HIGH, ALPHA_LOW, NOT_CONVERGED
 from .smoother import DEFAULT_DEGREE, AlphaSmoother
 
@@ -143,26 +144,39 @@ class ShellTerms:
 
 
 def assemble(solver: SaddleSolver, terms: ShellTerms, temperatures: np.ndarray,
-             reference: HarmonicReference, conventions: Conventions) -> dict:
+             reference: HarmonicReference, conventions: Conventions,
+             kinetic: ReferenceEntropy | None = None) -> dict:
     """Solve the α saddle for every (T, model) and return the §7 outputs (n_T, M) as a dict,
     with the saddle weights w and w′ (n_T, M, n_α) under ``"weights"``/``"dweights"`` and f″
-    under ``"f2"``."""
+    under ``"f2"``.
+
+    With ``kinetic`` (kinetic shells, method.md §4.5; ``solver`` built with its measure) the
+    shell measure is s_ref(α), T-independent: F_vib = k_BT[(Lh)(α*) − s_ref(α*)], the energy
+    θ·(D* − D0) includes the kinetic energy, so s = (−F_vib + θ·(D* − D0))/T, and σ_F adds
+    k_BT σ(s_ref(α*)) in quadrature."""
     n_t, m, n_a = terms.h.shape
     var = None if terms.var is None else terms.var.reshape(-1, n_a)
     sad = solver.solve(terms.h.reshape(-1, n_a), var)
     alpha = sad.alpha.reshape(n_t, m)
     w = sad.weights.reshape(n_t, m, n_a)
     kt = (KB * temperatures)[:, None]
-    r = reference.modes_per_atom(conventions)
-    s_alpha = reference.shell_log_density(alpha, temperatures[:, None], conventions)
-    f_vib = kt * (sad.f_smooth.reshape(n_t, m) - s_alpha)
     energy = np.einsum("tmi,tmi->tm", w, terms.e)
-    entropy = -f_vib / temperatures[:, None] + 0.5 * r * KB + energy / temperatures[:, None]
+    if kinetic is None:
+        r = reference.modes_per_atom(conventions)
+        s_alpha = reference.shell_log_density(alpha, temperatures[:, None], conventions)
+        momenta = 0.5 * r * KB
+    else:
+        s_alpha = kinetic.value(alpha)
+        momenta = 0.0
+    f_vib = kt * (sad.f_smooth.reshape(n_t, m) - s_alpha)
+    entropy = -f_vib / temperatures[:, None] + momenta + energy / temperatures[:, None]
     if terms.var is None:
         sigma = np.full((n_t, m), np.nan)
     else:
         sigma = kt * np.sqrt(np.clip(np.einsum("tmi,tmi->tm", w**2, terms.var), 0.0, None))
         sigma = sigma * sad.birge.reshape(n_t, m)
+    if kinetic is not None:
+        sigma = np.hypot(sigma, kt * kinetic.sigma(alpha))
     # clamped pairs on the two shells bracketing α*
     i_lo = np.clip(np.searchsorted(solver.alphas, alpha) - 1, 0, n_a - 2)
     n_clamped = (np.take_along_axis(terms.clamped, i_lo[..., None], 2)[..., 0]
