@@ -345,6 +345,12 @@ class ShellAccumulator:
                 "pass reference energies for every batch of a shell or for none",
             )
         if self.count > 0 and (inv_kinetic is not None) != self._has_inv_kinetic():
+            if inv_kinetic is not None:  # appending to a shell sampled before the record
+                raise ArchiveError(
+                    f"re-sample: this kinetic archive predates the ⟨1/K⟩ shell record (shell "
+                    f"α={self.alpha:g} has {self.count} samples without it)",
+                    "sample the kinetic campaign into a new archive",
+                )
             raise ArchiveError(
                 f"batch {batch_id}: 1/k given for some batches of shell α={self.alpha:g} but "
                 "not for others",
