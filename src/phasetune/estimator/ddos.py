@@ -53,15 +53,18 @@ class DDOSEstimator:
         poly_tol: accuracy (βF per atom, per pair) demanded of the polynomial fast path.
         fit: a precomputed :class:`PhaseVolumeFit` (must not be stale).
         kinetic_degree: kinetic shells: degree of the fit of ds_ref/dα over the shells.
-        anchor_correction: kinetic shells: apply the first-order anharmonic correction to the
-            harmonic anchor of s_ref (it is reported either way).
+        anchor_correction: kinetic shells, ``"log"`` model: apply the first-order anharmonic
+            correction to the harmonic anchor of s_ref (it is reported either way).
+        kinetic_model: kinetic shells: ``"power"`` (g = r_n + Σ_q b_q ε^q, harmonic limit
+            built in) or ``"log"`` (polynomial in ln ε anchored at the lowest shell).
     """
 
     def __init__(self, phase_volume: PhaseVolume, conventions: Conventions = DEFAULT_CONVENTIONS,
                  degree: Degree = DEFAULT_DEGREE, *, ridge: float = DEFAULT_RIDGE,
                  smoother_degree: int = SMOOTHER_DEGREE, n_slopes: int = N_SLOPES,
                  poly_tol: float = POLY_TOL, fit: PhaseVolumeFit | None = None,
-                 kinetic_degree: int = KINETIC_DEGREE, anchor_correction: bool = True):
+                 kinetic_degree: int = KINETIC_DEGREE, anchor_correction: bool = True,
+                 kinetic_model: str = "power"):
         if phase_volume.flavour not in ("hessian", "kinetic"):
             raise EstimatorError(f"sampler flavour {phase_volume.flavour!r} has no estimator path",
                                  "use Hessian-isosurface or kinetic archives")
@@ -74,7 +77,7 @@ class DDOSEstimator:
         """The shell measure s_ref of kinetic shells (method.md §4.5), None for Hessian shells."""
         if phase_volume.flavour == "kinetic":
             self.kinetic = reference_entropy(self.phase_volume, conventions, kinetic_degree,
-                                             anchor_correction)
+                                             anchor_correction, kinetic_model)
         self.r = ref.modes_per_atom(conventions)
         self.n_components = len(ref.D0)
         self.fixed = np.asarray(phase_volume.descriptors.fixed, dtype=bool)
@@ -84,7 +87,7 @@ class DDOSEstimator:
         self.degree, self.ridge = degree, ridge
         self._settings = dict(ridge=ridge, smoother_degree=smoother_degree, n_slopes=n_slopes,
                               poly_tol=poly_tol, kinetic_degree=kinetic_degree,
-                              anchor_correction=anchor_correction)
+                              anchor_correction=anchor_correction, kinetic_model=kinetic_model)
         if fit is None:
             fit = fit_phase_volume(self.phase_volume, degree, ridge)
         elif fit.is_stale(self.phase_volume):

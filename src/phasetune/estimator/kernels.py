@@ -202,8 +202,9 @@ def solve_saddles(h, var, alphas, measure, size, mono_ops, mids, halves, dense, 
                   status, birge):
     """The α saddle of every row (see :class:`.saddle.SaddleSolver`), in place.
 
-    The shell measure m(α) = Σ_q c_q u^q, u = (α − m_c)/m_h, is given as ``measure`` =
-    [m_c, m_h, c_0, c_1, …] (the harmonic shells: [0, 1, 0, r/2], m = (r/2)α).
+    The shell measure m(α) = Σ_q c_q u^q + Σ_k d_k e^{kα}, u = (α − m_c)/m_h, is given as
+    ``measure`` = [m_c, m_h, n_c, c_0 … c_{n_c−1}, d_1, …] (the harmonic shells:
+    [0, 1, 2, 0, r/2], m = (r/2)α).
     Per row: the window s starts centred on the lowest interior minimum of h_i − m(α_i); on
     window s the smoothed f(α) = e^α Σ_p a_p t^p − m(α) with a = mono_ops[s] @ h[s:s+size]
     and t = (α − mids[s])/halves[s] is minimised from the lowest interior minimum on
@@ -313,19 +314,26 @@ def solve_saddles(h, var, alphas, measure, size, mono_ops, mids, halves, dense, 
 
 @njit(cache=True, nogil=True, inline="always")
 def _measure(measure, a):
-    """(m, m′, m″) at α = a of m(α) = Σ_q c_q u^q, u = (α − m_c)/m_h, measure = [m_c, m_h,
-    c_0, …], by Horner's rule."""
+    """(m, m′, m″) at α = a of m(α) = Σ_q c_q u^q + Σ_{k≥1} d_k e^{kα}, u = (α − m_c)/m_h, with
+    measure = [m_c, m_h, n_c, c_0 … c_{n_c−1}, d_1, d_2, …] (Horner's rule for the polynomial)."""
     half = measure[1]
     u = (a - measure[0]) / half
-    n_q = measure.size - 2
-    p = measure[n_q + 1]
+    n_q = int(measure[2])
+    p = measure[n_q + 2]
     d1 = 0.0
     d2 = 0.0
     for j in range(n_q - 2, -1, -1):
         d2 = d2 * u + 2.0 * d1
         d1 = d1 * u + p
-        p = p * u + measure[j + 2]
-    return p, d1 / half, d2 / (half * half)
+        p = p * u + measure[j + 3]
+    d1 /= half
+    d2 /= half * half
+    for k in range(1, measure.size - 2 - n_q):
+        term = measure[2 + n_q + k] * np.exp(k * a)
+        p += term
+        d1 += k * term
+        d2 += k * k * term
+    return p, d1, d2
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -11,15 +11,22 @@ E = Nε (the factor E from dE = E dα), with slope
 
     g(α) = ds_ref/dα = 1/N + ε (d_K/2 − 1)⟨1/k⟩_ε / N     (harmonic: exactly n/N = 3 − 3/N).
 
-g is fitted over the shells as a weighted least-squares polynomial of low degree in
-t = (α − α_c)/α_h (weights 1/σ_i², σ_i from the per-batch ⟨1/k⟩) and integrated analytically:
+g is fitted over the shells by weighted least squares (weights 1/σ_i², σ_i from the per-batch
+⟨1/k⟩) and integrated analytically.  Two models:
 
-    s_ref(α) = s_H(α_1) + c_1 + ∫_{α_1}^{α} g dα',
+* ``"power"`` (default): g = r_n + Σ_{q=1}^{Q} b_q (ε/ε_s)^q, the classical anharmonic expansion
+  about the harmonic limit g → r_n (exact as ε → 0; ε_s the top shell's ε), so
 
-anchored at the lowest shell α_1 on the harmonic microcanonical entropy of the Hessian,
-s_H(α) = r_n[ln(ω̄e^α/(r_n ħΩ_g)) + 1] (r_n = n/N, :func:`~phasetune.model.harmonic.
-microcanonical_entropy`), with the first-order anharmonic correction c_1 = g(α_1) − r_n
-(exact when g − r_n ∝ ε below α_1).  The fit covariance gives σ of s_ref(α).  Another mode count
+      s_ref(α) = s_H(α) + Σ_q b_q (ε/ε_s)^q / q,
+
+  anchored at ε → 0 on the harmonic microcanonical entropy of the Hessian,
+  s_H(α) = r_n[ln(ω̄e^α/(r_n ħΩ_g)) + 1] (r_n = n/N, :func:`~phasetune.model.harmonic.
+  microcanonical_entropy`).  The constraint g(0) = r_n makes the anchor free of noise.
+* ``"log"``: g = Σ_p c_p t^p, t = (α − α_c)/α_h, anchored at the lowest shell α_1:
+  s_ref(α) = s_H(α_1) + c_1 + ∫_{α_1}^{α} g dα', with the optional first-order anharmonic
+  correction c_1 = g(α_1) − r_n (exact when g − r_n ∝ ε below α_1).
+
+The fit covariance (scaled by the Birge ratio) gives σ of s_ref(α).  Another mode count
 r (method.md §3) adds the harmonic difference s_H^{(r)}(α) − s_H^{(r_n)}(α) = const + (r − r_n)α,
 as the harmonic route changes the slope of its shell measure from r_n/2 to r/2.
 """
@@ -38,7 +45,8 @@ from ..model.harmonic import microcanonical_entropy
 from ..model.shells import inverse_kinetic_mean
 
 DEFAULT_DEGREE = 2
-"""Polynomial degree of the fit of g(α) = ds_ref/dα."""
+"""Degree Q of the fit of g(α) = ds_ref/dα (``"power"``: powers ε¹ … ε^Q; ``"log"``: t⁰ … t^Q)."""
+MODELS = ("power", "log")
 
 PREDATES = ("re-sample: this kinetic archive predates the ⟨1/K⟩ shell record "
             "(shells/<k>/inv_kinetic), which the kinetic estimator needs")
@@ -46,24 +54,31 @@ PREDATES = ("re-sample: this kinetic archive predates the ⟨1/K⟩ shell record
 
 @dataclass
 class ReferenceEntropy:
-    """s_ref(α) per atom of one (phase, volume) of kinetic shells, under a mode convention.
+    """s_ref(α) per atom of one (phase, volume) of kinetic shells, under a mode convention:
+    s_ref(α) = constant(α) + J(α)·coef (module docstring).
 
     Attributes:
+        model: ``"power"`` or ``"log"``.
         alphas: (n_α,) shell labels; g, g_sigma: (n_α,) measured slopes and their σ.
-        centre, half: the fit variable t = (α − centre)/half.
-        coef, cov: (P+1,) monomial coefficients of g(t) and their covariance (Birge-scaled).
+        centre, half: t = (α − centre)/half (``"log"``); eps_scale: ε_s (``"power"``).
+        coef, cov: fitted coefficients of g and their covariance (Birge-scaled).
         birge: max(1, (χ²/dof)^{1/2}) of the fit.
-        anchor: s_H^{(r_n)}(α_1); correction: c_1 = g(α_1) − r_n (0 if not applied) and its σ.
+        anchor: s_H^{(r_n)}(α_1).
+        correction, correction_sigma: the first-order anchor correction g(α_1) − r_n of the fit
+            and its σ (applied only by ``"log"`` with ``apply_correction``; the ``"power"`` model
+            contains it).
         r_native: n/N; r: the convention's modes per atom; offset, slope: the convention term
             const + (r − r_n)α.
         omega_bar: ω̄, eV/Å² (ε = ω̄e^α).
     """
 
+    model: str
     alphas: np.ndarray
     g: np.ndarray
     g_sigma: np.ndarray
     centre: float
     half: float
+    eps_scale: float
     coef: np.ndarray
     cov: np.ndarray
     birge: float
@@ -76,21 +91,37 @@ class ReferenceEntropy:
     offset: float
     slope: float
     omega_bar: float
+    harmonic_constant: float
+    """s_H^{(r_n)}(α) = r_n α + harmonic_constant."""
 
     def _t(self, alpha):
         return (np.asarray(alpha, dtype=float) - self.centre) / self.half
 
+    def _x(self, alpha):
+        return self.omega_bar * np.exp(np.asarray(alpha, dtype=float)) / self.eps_scale
+
+    def basis(self, alpha) -> np.ndarray:
+        """A(α) (…, n_coef): g(α) = r_n·[power] + A(α)·coef."""
+        q = np.arange(self.coef.size)
+        if self.model == "power":
+            return self._x(alpha)[..., None] ** (q + 1)
+        return self._t(alpha)[..., None] ** q
+
     def design(self, alpha) -> np.ndarray:
-        """J(α) (…, P+1): s_ref(α) = const + J(α)·coef."""
+        """J(α) (…, n_coef): s_ref(α) = constant(α) + J(α)·coef."""
+        q = np.arange(self.coef.size)
+        if self.model == "power":
+            return self._x(alpha)[..., None] ** (q + 1) / (q + 1)
         t, t1 = self._t(alpha)[..., None], self._t(self.alphas[0])
-        p = np.arange(self.coef.size)
-        j = self.half * (t ** (p + 1) - t1 ** (p + 1)) / (p + 1)
+        j = self.half * (t ** (q + 1) - t1 ** (q + 1)) / (q + 1)
         if self.apply_correction:
-            j = j + t1**p
+            j = j + t1**q
         return j
 
     def constant(self, alpha) -> np.ndarray:
         a = np.asarray(alpha, dtype=float)
+        if self.model == "power":
+            return self.r_native * a + self.harmonic_constant + self.offset + self.slope * a
         return (self.anchor - (self.r_native if self.apply_correction else 0.0)
                 + self.offset + self.slope * a)
 
@@ -105,8 +136,8 @@ class ReferenceEntropy:
 
     def fitted_slope(self, alpha) -> np.ndarray:
         """g(α) of the fit (native mode count)."""
-        t = self._t(alpha)
-        return np.polynomial.polynomial.polyval(t, self.coef)
+        base = self.r_native if self.model == "power" else 0.0
+        return base + self.basis(alpha) @ self.coef
 
     def derivative(self, alpha) -> np.ndarray:
         """ds_ref/dα in the convention's mode count."""
@@ -118,8 +149,14 @@ class ReferenceEntropy:
         return eps / (KB * self.derivative(alpha))
 
     def measure(self) -> np.ndarray:
-        """(centre, half, m_0, …, m_{P+1}): s_ref as a polynomial in t for the saddle solver."""
+        """s_ref for the saddle solver: (centre, half, n_c, c_0 …, d_1 …) with
+        s_ref = Σ_q c_q u^q + Σ_k d_k e^{kα}, u = (α − centre)/half."""
         n = self.coef.size
+        if self.model == "power":
+            lin = self.r_native + self.slope
+            exps = [self.coef[k] * (self.omega_bar / self.eps_scale) ** (k + 1) / (k + 1)
+                    for k in range(n)]
+            return np.array([0.0, 1.0, 2.0, self.harmonic_constant + self.offset, lin, *exps])
         m = np.zeros(n + 1)
         t1 = self._t(self.alphas[0])
         m[0] = self.anchor - (self.r_native if self.apply_correction else 0.0) + self.offset \
@@ -129,14 +166,14 @@ class ReferenceEntropy:
             m[0] += self.coef[p] * ((t1**p if self.apply_correction else 0.0)
                                     - self.half * t1 ** (p + 1) / (p + 1))
             m[p + 1] += self.coef[p] * self.half / (p + 1)
-        return np.concatenate([[self.centre, self.half], m])
+        return np.concatenate([[self.centre, self.half, float(n + 1)], m])
 
     def summary(self) -> dict:
-        return {"anchor_alpha": float(self.alphas[0]), "anchor": self.anchor,
-                "anchor_correction": self.correction,
+        return {"model": self.model, "anchor_alpha": float(self.alphas[0]),
+                "anchor": self.anchor, "anchor_correction": self.correction,
                 "anchor_correction_sigma": self.correction_sigma,
-                "anchor_correction_applied": self.apply_correction,
-                "slope_fit_birge": self.birge, "slope_fit_degree": int(self.coef.size - 1),
+                "anchor_correction_applied": self.apply_correction or self.model == "power",
+                "slope_fit_birge": self.birge, "slope_fit_degree": int(self.coef.size),
                 "g_native": self.r_native}
 
 
@@ -161,9 +198,11 @@ def shell_slopes(phase_volume: PhaseVolume) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
-                      degree: int = DEFAULT_DEGREE,
-                      anchor_correction: bool = True) -> ReferenceEntropy:
+                      degree: int = DEFAULT_DEGREE, anchor_correction: bool = True,
+                      model: str = "power") -> ReferenceEntropy:
     """Fit g(α) over the kinetic shells and build s_ref (module docstring)."""
+    if model not in MODELS:
+        raise EstimatorError(f"unknown kinetic measure model {model!r}", "use 'power' or 'log'")
     ref = phase_volume.reference
     alphas, g, sig = shell_slopes(phase_volume)
     if alphas.size < 3:
@@ -171,29 +210,33 @@ def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
     if not np.all(sig > 0):
         raise EstimatorError("a kinetic shell has no ⟨1/k⟩ spread (too few samples)",
                              "sample more per shell")
-    degree = int(min(degree, alphas.size - 2))
-    centre, half = 0.5 * (alphas[0] + alphas[-1]), 0.5 * (alphas[-1] - alphas[0])
-    t = (alphas - centre) / half
-    design = np.vander(t, degree + 1, increasing=True)
-    wdesign = design / sig[:, None]
-    normal = wdesign.T @ wdesign
-    cov = np.linalg.inv(normal)
-    coef = cov @ (wdesign.T @ (g / sig))
-    dof = alphas.size - (degree + 1)
-    chi2 = float(np.sum(((design @ coef - g) / sig) ** 2))
-    birge = max(1.0, np.sqrt(chi2 / dof)) if dof > 0 else 1.0
-    cov = cov * birge**2
     r_n = ref.n_modes / ref.n_atoms
     r = ref.modes_per_atom(conventions)
-    anchor = float(microcanonical_entropy(ref.omega_bar * np.exp(alphas[0]), ref.omega, ref.mass,
-                                          r_n))
+    centre, half = 0.5 * (alphas[0] + alphas[-1]), 0.5 * (alphas[-1] - alphas[0])
+    eps = ref.omega_bar * np.exp(alphas)
+    if model == "power":
+        n_coef = int(min(max(degree, 1), alphas.size - 1))
+        design = (eps / eps[-1])[:, None] ** np.arange(1, n_coef + 1)
+        target = g - r_n
+    else:
+        n_coef = int(min(degree, alphas.size - 2)) + 1
+        design = ((alphas - centre) / half)[:, None] ** np.arange(n_coef)
+        target = g
+    wdesign = design / sig[:, None]
+    cov = np.linalg.inv(wdesign.T @ wdesign)
+    coef = cov @ (wdesign.T @ (target / sig))
+    dof = alphas.size - n_coef
+    chi2 = float(np.sum(((design @ coef - target) / sig) ** 2))
+    birge = max(1.0, np.sqrt(chi2 / dof)) if dof > 0 else 1.0
+    cov = cov * birge**2
+    anchor = float(microcanonical_entropy(eps[0], ref.omega, ref.mass, r_n))
+    harmonic_constant = float(microcanonical_entropy(ref.omega_bar, ref.omega, ref.mass, r_n))
     # convention term s_H^{(r)}(α) − s_H^{(r_n)}(α) = offset + (r − r_n)α
-    e1 = ref.omega_bar
-    offset = float(microcanonical_entropy(e1, ref.omega, ref.mass, r)
-                   - microcanonical_entropy(e1, ref.omega, ref.mass, r_n))
+    offset = float(microcanonical_entropy(ref.omega_bar, ref.omega, ref.mass, r)) \
+        - harmonic_constant
     j1 = design[0]
-    corr = float(j1 @ coef - r_n)
+    corr = float(j1 @ coef - (0.0 if model == "power" else r_n))
     corr_sigma = float(np.sqrt(max(j1 @ cov @ j1, 0.0)))
-    return ReferenceEntropy(alphas, g, sig, centre, half, coef, cov, birge, anchor, corr,
-                            corr_sigma, bool(anchor_correction), r_n, r, offset, r - r_n,
-                            ref.omega_bar)
+    return ReferenceEntropy(model, alphas, g, sig, centre, half, float(eps[-1]), coef, cov,
+                            birge, anchor, corr, corr_sigma, bool(anchor_correction), r_n, r,
+                            offset, r - r_n, ref.omega_bar, harmonic_constant)

@@ -64,9 +64,9 @@ def interior_minimum(values: np.ndarray) -> np.ndarray:
 class SaddleSolver:
     """Dense-grid argmin refined by safeguarded Newton, for f(α) = −(r/2)α + (Lh)(α) + const(T),
     with h smoothed over a window of ``window`` shells around the saddle.  Another shell measure
-    m(α) (f = −m(α) + (Lh)(α), unsmoothed) is given as a polynomial, ``measure`` = (centre,
-    half-width, c_0, c_1, …) with m = Σ_q c_q u^q, u = (α − centre)/half-width (the kinetic
-    shells' s_ref, method.md §4.5).
+    m(α) (f = −m(α) + (Lh)(α), unsmoothed) is given as ``measure`` = (centre, half-width, n_c,
+    c_0 … c_{n_c−1}, d_1, d_2, …) with m = Σ_q c_q u^q + Σ_k d_k e^{kα},
+    u = (α − centre)/half-width (the kinetic shells' s_ref, method.md §4.5).
 
     The window is centred on the lowest interior minimum of the raw shell values
     f_i = h_i − (r/2)α_i; if the smoothed minimum falls on a window edge that is not an edge of
@@ -90,10 +90,13 @@ class SaddleSolver:
         a = np.asarray(alphas, dtype=float)
         self.alphas = a
         self.r = float(r)
-        self.measure = (np.array([0.0, 1.0, 0.0, 0.5 * self.r]) if measure is None
+        self.measure = (np.array([0.0, 1.0, 2.0, 0.0, 0.5 * self.r]) if measure is None
                         else np.ascontiguousarray(measure, dtype=float))
-        if self.measure.ndim != 1 or self.measure.size < 3 or not self.measure[1] > 0:
-            raise ValueError("measure must be (centre, half-width > 0, c_0, …)")
+        m = self.measure
+        if (m.ndim != 1 or m.size < 4 or not m[1] > 0 or m[2] != int(m[2]) or m[2] < 1
+                or m.size < 3 + m[2]):
+            raise ValueError("measure must be (centre, half-width > 0, n_c ≥ 1, c_0 … "
+                             "c_{n_c−1}, d_1, …)")
         self.size = int(min(max(window, 2), a.size))
         n_dense = n_dense or max(32, 4 * self.size)
         smoothers = [AlphaSmoother(a[s:s + self.size], degree)
