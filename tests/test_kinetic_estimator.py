@@ -14,8 +14,8 @@ from phasetune.archive.hdf5 import read_archive, write_archive
 from phasetune.constants import KB
 from phasetune.conventions import Conventions
 from phasetune.errors import EstimatorError
-from phasetune.estimator.ddos import DDOSEstimator
 from phasetune.estimator import kernels
+from phasetune.estimator.ddos import DDOSEstimator
 from phasetune.estimator.kinetic import reference_entropy, shell_slopes
 from phasetune.model import PhaseVolume
 from phasetune.model.harmonic import harmonic_free_energy, microcanonical_entropy
