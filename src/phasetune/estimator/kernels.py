@@ -197,9 +197,9 @@ def interior_minima(values):
 
 
 @njit(cache=True, nogil=True)
-def solve_saddles(h, var, alphas, measure, size, mono_ops, mids, halves, dense, dense_t,
-                  exp_dense, hats, dof, not_converged, alpha, f_smooth, f2, weights, dweights,
-                  status, birge):
+def solve_saddles(h, var, alphas, measure, m_shell, m_dense, size, mono_ops, mids, halves,
+                  dense, dense_t, exp_dense, hats, dof, not_converged, alpha, f_smooth, f2,
+                  weights, dweights, status, birge):
     """The α saddle of every row (see :class:`.saddle.SaddleSolver`), in place.
 
     The shell measure m(α) = Σ_q c_q u^q + Σ_k d_k e^{kα}, u = (α − m_c)/m_h, is given as
@@ -216,7 +216,8 @@ def solve_saddles(h, var, alphas, measure, size, mono_ops, mids, halves, dense, 
     rows, the Birge ratio max(1, (χ²/dof)^{1/2}) of the window's fit (h − hat @ h)²/var.
 
     Args:
-        h: (n, n_α); var: (n, n_α) or (0, 0); alphas: (n_α,); measure: (2 + n_q,);
+        h: (n, n_α); var: (n, n_α) or (0, 0); alphas: (n_α,); measure: (3 + n_c + n_d,);
+        m_shell, m_dense: m(α) precomputed on the shells (n_α,) and on ``dense``;
         size: shells per window.
         mono_ops: (n_win, P+1, size); mids, halves: (n_win,); dense and its t and e^α:
         (n_win, n_dense); hats: (n_win, size, size); dof: size − (P+1).
@@ -229,7 +230,7 @@ def solve_saddles(h, var, alphas, measure, size, mono_ops, mids, halves, dense, 
     coef = np.empty(n_p)
     for row in range(n):
         for i in range(n_a):
-            raw[i] = h[row, i] - _measure(measure, alphas[i])[0]
+            raw[i] = h[row, i] - m_shell[i]
         s = min(max(interior_minimum(raw) - size // 2, 0), n_win - 1)
         for attempt in range(n_a):
             for p in range(n_p):
@@ -244,7 +245,7 @@ def solve_saddles(h, var, alphas, measure, size, mono_ops, mids, halves, dense, 
                 v = coef[n_p - 1]
                 for j in range(n_p - 2, -1, -1):
                     v = v * tt + coef[j]
-                values[k] = exp_dense[s, k] * v - _measure(measure, dense[s, k])[0]
+                values[k] = exp_dense[s, k] * v - m_dense[s, k]
             best = interior_minimum(values)
             lo = dense[s, max(best - 1, 0)]
             hi = dense[s, min(best + 1, n_dense - 1)]
@@ -334,6 +335,12 @@ def _measure(measure, a):
         d1 += k * term
         d2 += k * k * term
     return p, d1, d2
+
+
+@njit(cache=True, nogil=True)
+def measure_value(measure, a):
+    """m(α = a) of :func:`_measure` (for precomputing it on grids)."""
+    return _measure(measure, a)[0]
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -110,6 +110,10 @@ class SaddleSolver:
         self.dense = np.stack([np.linspace(sm.alphas[0], sm.alphas[-1], n_dense)
                                for sm in smoothers])
         self.dense_t = (self.dense - self.mids[:, None]) / self.halves[:, None]
+        # the measure on the shells and the dense grids (T-independent, computed once)
+        self.m_shell = np.array([kernels.measure_value(self.measure, x) for x in a])
+        self.m_dense = np.array([[kernels.measure_value(self.measure, x) for x in row]
+                                 for row in self.dense])
         self.exp_dense = np.exp(self.dense)
         self.hats = np.stack([sm.basis(sm.alphas) @ sm.coefficient_operator for sm in smoothers])
         self.dof = self.size - (smoothers[0].degree + 1)
@@ -125,7 +129,8 @@ class SaddleSolver:
         weights, dweights = np.zeros((n, n_a)), np.zeros((n, n_a))
         status = np.zeros(n, dtype=np.int64)
         v = np.empty((0, 0)) if var is None else np.ascontiguousarray(var, dtype=float)
-        kernels.solve_saddles(h, v, self.alphas, self.measure, self.size, self.mono_ops, self.mids,
+        kernels.solve_saddles(h, v, self.alphas, self.measure, self.m_shell, self.m_dense,
+                              self.size, self.mono_ops, self.mids,
                               self.halves, self.dense, self.dense_t, self.exp_dense, self.hats,
                               self.dof, NOT_CONVERGED, alpha, f_smooth, f2, weights, dweights,
                               status, birge)
