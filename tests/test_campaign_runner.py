@@ -225,3 +225,48 @@ def test_crashed_worker_is_replaced_and_nothing_is_lost(tmp_path, monkeypatch):
     run_campaign(clean, workers=1, quiet=True)
     assert_same_shells(read_archive(spec.archive_path), read_archive(clean.archive_path))
     assert "worker process died" in spec.archive_path.with_suffix(".log").read_text()
+
+
+def test_kinetic_campaign_records_inverse_kinetic_energy_and_resumes(tmp_path):
+    kinetic = {"timestep": 0.001, "stride": 5, "equilibration": 10}
+    short = load_campaign(write_campaign(tmp_path, "kin.h5", per_isosurface=20, count=2,
+                                         flavour="kinetic", kinetic=kinetic, store_raw=True))
+    assert run_campaign(short, workers=1, quiet=True).complete
+    for shell in read_archive(short.archive_path).phase_volumes[0].shells:
+        rows = shell.inv_kinetic
+        assert rows.shape == (2, 3) and rows[:, 0].tolist() == [10, 10]  # one row per chunk
+        inv = 1.0 / shell.raw[:, -1]  # 1/k of the recorded K/N column
+        assert rows[:, 1].sum() == pytest.approx(inv.sum(), rel=1e-14)
+        assert rows[:, 2].sum() == pytest.approx((inv**2).sum(), rel=1e-14)
+        assert rows[0, 1] == pytest.approx(inv[:10].sum(), rel=1e-14)
+    # resume: sampling more per isosurface appends chunks, identical to one uninterrupted run
+    longer = load_campaign(write_campaign(tmp_path, "kin.h5", per_isosurface=30, count=2,
+                                          flavour="kinetic", kinetic=kinetic, store_raw=True))
+    assert run_campaign(longer, workers=1, quiet=True).complete
+    clean = load_campaign(write_campaign(tmp_path, "clean.h5", per_isosurface=30, count=2,
+                                         flavour="kinetic", kinetic=kinetic, store_raw=True))
+    assert run_campaign(clean, workers=1, quiet=True).complete
+    resumed = read_archive(longer.archive_path)
+    assert_same_shells(resumed, read_archive(clean.archive_path))
+    for shell in resumed.phase_volumes[0].shells:
+        assert shell.inv_kinetic.shape == (3, 3) and shell.inv_kinetic[:, 0].sum() == shell.count
+
+
+def test_spooled_kinetic_chunk_keeps_inverse_kinetic_energies(tmp_path):
+    from phasetune.campaign.samplers import SampleBatch
+    from phasetune.campaign.spool import read_spool, write_chunk
+
+    batch = SampleBatch(D=np.array([[1.0, 0.2], [1.1, 0.3]]), energies=np.array([0.1, 0.2]),
+                        measured_ealpha=None, inv_kinetic=np.array([5.0, 1.0 / 0.3]))
+    write_chunk(tmp_path, "bcc", 15.9, -4.0, 3, batch)
+    (chunk,), notes = read_spool(tmp_path)
+    assert not notes and np.array_equal(chunk.batch.inv_kinetic, batch.inv_kinetic)
+
+
+def test_appending_kinetic_samples_to_an_old_archive_is_refused():
+    from phasetune.archive.stats import ShellAccumulator
+
+    acc = ShellAccumulator(-4.0, 2, pilot_size=2)
+    acc.add_batch(0, np.array([[1.0, 0.2], [1.1, 0.3]]))  # an old kinetic shell, no 1/k
+    with pytest.raises(ArchiveError, match="re-sample: this kinetic archive predates"):
+        acc.add_batch(1, np.array([[1.0, 0.2]]), inv_kinetic=np.array([5.0]))

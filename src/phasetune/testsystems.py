@@ -241,3 +241,57 @@ def dependent_system(n_atoms: int = 64, temperatures=(300.0, 1500.0), n_shells: 
     system = TestSystem(pv, conv, np.ones(2), exact,
                         f"dependent components (u, c(u² − s²)), N={n_atoms}")
     return system, h_exact
+
+
+def kinetic_harmonic_system(n_atoms: int = 64, temperatures=(300.0, 1500.0),
+                            n_shells: int = 14, n_samples: int = 100_000, n_batches: int = 8,
+                            seed: int = 0, spectrum_seed: int = 12345, mass: float = 50.0,
+                            factor: float = 1.5) -> TestSystem:
+    """Kinetic (NVE) shells of a harmonic crystal (method.md §4.5, §10), modes "3N-3".
+
+    n = 3N − 3 modes and n momenta (zero total momentum).  On the energy shell H = Nε the
+    microcanonical state is uniform on the 2n-sphere of energy-whitened coordinates, so the
+    potential share U/(Nε) = X/(X + Y), X, Y ~ χ²_n independent (the squared radii of the two
+    halves of a uniform point on the sphere).  D = [U/N, K/N] (K/N fixed), D0 = 0, shell
+    ε = ω̄e^α; each sample also records 1/k.  θ = [λ, 1] is the harmonic crystal with frequencies
+    √λ Ω_l: exactly F_vib = r k_BT⟨ln(√λ ħΩ_l/k_BT)⟩, s = −F_vib/T + r k_B and
+    D* = [r k_BT/(2λ), r k_BT/2], r = n/N.
+    """
+    sys_rng = np.random.default_rng(spectrum_seed)
+    conv = Conventions(modes="3N-3")
+    r = conv.modes_per_atom(n_atoms)
+    n = 3 * n_atoms - 3
+    omega = _spectrum(n, sys_rng)
+    ref = synthetic_reference(n_atoms, omega, mass, 2)
+    # total energy at the harmonic saddle is r k_B T = 2 × the potential shell's ω̄e^α/2
+    alphas = np.linspace(np.log(r * KB * temperatures[0] / factor / ref.omega_bar),
+                         np.log(r * KB * temperatures[1] * factor / ref.omega_bar), n_shells)
+    rng = np.random.default_rng(seed)
+    sizes = np.full(n_batches, n_samples // n_batches)
+    sizes[: n_samples % n_batches] += 1
+    shells = []
+    for a in alphas:
+        eps = ref.omega_bar * np.exp(a)
+        acc = ShellAccumulator(float(a), 2)
+        for b, size in enumerate(sizes):
+            x, y = rng.chisquare(n, size), rng.chisquare(n, size)
+            u = eps * x / (x + y)
+            k = eps * y / (x + y)
+            acc.add_batch(b, np.column_stack([u, k]), energies=u, inv_kinetic=1.0 / k)
+        shells.append(acc.to_stats(force_frame=True))
+    info = DescriptorInfo("synthetic", {"system": "kinetic_harmonic"}, ["U/N", "K/N"],
+                          np.array([False, True]))
+    pv = PhaseVolume(ref, shells, info, flavour="kinetic",
+                     provenance={"testsystem": "kinetic_harmonic", "seed": seed})
+
+    def exact(theta, temps) -> ExactResult:
+        th = _as_2d(theta)
+        t = np.atleast_1d(np.asarray(temps, dtype=float))[:, None]
+        lam = th[:, 0][None, :]
+        f_vib = harmonic_free_energy(omega, mass, t, r) + 0.5 * r * KB * t * np.log(lam)
+        kt = (KB * t)[..., None]
+        d_star = 0.5 * r * kt * np.stack(np.broadcast_arrays(1.0 / lam, np.ones_like(lam)), -1)
+        return ExactResult(f_vib, f_vib, d_star)
+
+    return TestSystem(pv, conv, np.array([1.0, 1.0]), exact,
+                      f"kinetic shells of a harmonic crystal, N={n_atoms}")

@@ -8,7 +8,9 @@ A :class:`ShellAccumulator` turns batches of raw descriptors D (n × N_D, per-at
 * per-batch power sums M[b, j, p] = Σ_s u_sj^p (p = 0 … N_POWERS − 1) of the standardised frame
   coordinates u = R_fᵀ(D − μ_f)/σ_f;
 * histograms of u (N_BINS bins over ±HIST_RANGE) with under/overflow counts, u_min, u_max;
-* the mean and variance of the reference energy per atom above E0_ref.
+* the mean and variance of the reference energy per atom above E0_ref;
+* kinetic flavour: per-batch sums [n, Σ 1/k, Σ (1/k)²] of the inverse kinetic energy per atom
+  (method.md §4.5), concatenated in batch order like the power sums.
 
 Determinism and merge order
 ---------------------------
@@ -48,12 +50,14 @@ ALPHA_TOL = 1e-9
 
 class Batch(NamedTuple):
     """One unit of sampling work: ``D`` (n, N_D); optional ``energies`` (n,) reference energy per
-    atom above E0_ref, eV/atom; optional ``measured_ealpha`` (n,) measured e^α, Å²."""
+    atom above E0_ref, eV/atom; optional ``measured_ealpha`` (n,) measured e^α, Å²; optional
+    ``inv_kinetic`` (n,) 1/k, k the kinetic energy per atom (eV/atom, kinetic flavour)."""
 
     batch_id: int
     D: np.ndarray
     energies: np.ndarray | None = None
     measured_ealpha: np.ndarray | None = None
+    inv_kinetic: np.ndarray | None = None
 
 
 def default_pilot_size(n_components: int) -> int:
@@ -99,6 +103,9 @@ def batch_stats(
     if batch.energies is not None:
         e_mean = float(np.sum(batch.energies) / n)
         e_var = float(np.sum((batch.energies - e_mean) ** 2)) / max(n - 1, 1)
+    inv_k = None
+    if batch.inv_kinetic is not None:
+        inv_k = np.array([[n, np.sum(batch.inv_kinetic), np.sum(batch.inv_kinetic ** 2)]])
     return ShellStats(
         alpha=float(alpha),
         count=n,
@@ -118,6 +125,7 @@ def batch_stats(
         u_max=u.max(axis=0),
         energy_mean=e_mean,
         energy_var=e_var,
+        inv_kinetic=inv_k,
         raw=batch.D.copy() if store_raw else None,
     )
 
@@ -140,6 +148,12 @@ def combine(a: ShellStats, b: ShellStats) -> ShellStats:
     else:
         energy_mean = energy_var = float("nan")
     both_raw = a.raw is not None and b.raw is not None
+    if a.count == 0 or b.count == 0:
+        inv_k = (b, a)[b.count == 0].inv_kinetic
+    elif a.inv_kinetic is not None and b.inv_kinetic is not None:
+        inv_k = np.concatenate([a.inv_kinetic, b.inv_kinetic])
+    else:
+        inv_k = None
     return ShellStats(
         alpha=float(a.alpha),
         count=int(n),
@@ -159,6 +173,7 @@ def combine(a: ShellStats, b: ShellStats) -> ShellStats:
         u_max=np.maximum(a.u_max, b.u_max),
         energy_mean=float(energy_mean),
         energy_var=float(energy_var),
+        inv_kinetic=None if inv_k is None else np.array(inv_k, dtype=float),
         raw=np.concatenate([a.raw, b.raw]) if both_raw else None,
     )
 
@@ -175,7 +190,8 @@ def merge(a: ShellStats, b: ShellStats) -> ShellStats:
     Requires the same α (within ALPHA_TOL), bit-identical frames (e.g. ``b`` sampled with
     :meth:`ShellAccumulator.with_frame` of ``a``) and disjoint batch ids.  The result does not
     depend on argument order: the shell holding the smallest batch id goes first.  Raw
-    descriptors are kept only if both sides have them; energy statistics only if both know them.
+    descriptors are kept only if both sides have them; energy statistics and ⟨1/k⟩ sums only if
+    both know them.
     """
     if abs(a.alpha - b.alpha) > ALPHA_TOL:
         raise ArchiveError(f"cannot merge shells α={a.alpha:g} and α={b.alpha:g}")
@@ -276,6 +292,7 @@ class ShellAccumulator:
         D: np.ndarray,
         energies: np.ndarray | None = None,
         measured_ealpha: np.ndarray | None = None,
+        inv_kinetic: np.ndarray | None = None,
     ) -> bool:
         """Merge one batch; returns False (and changes nothing) if ``batch_id`` was merged before.
 
@@ -285,12 +302,14 @@ class ShellAccumulator:
             energies: (n,) reference energy per atom above E0_ref, eV/atom.  Give it for every
                 batch of a shell or for none.
             measured_ealpha: (n,) measured e^α of each sample, Å² (diagnostic only).
+            inv_kinetic: (n,) 1/k of each sample, k the kinetic energy per atom, (eV/atom)⁻¹
+                (kinetic flavour; every batch of a shell or none).
         """
         if isinstance(batch_id, bool) or not isinstance(batch_id, (int, np.integer)):
             raise ArchiveError(f"batch id must be an integer, got {batch_id!r}")
         if int(batch_id) in self.batch_ids:
             return False
-        batch = self._validate(int(batch_id), D, energies, measured_ealpha)
+        batch = self._validate(int(batch_id), D, energies, measured_ealpha, inv_kinetic)
         if batch.measured_ealpha is not None:
             dev = np.max(np.abs(batch.measured_ealpha / np.exp(self.alpha) - 1.0))
             self.ealpha_max_rel_dev = max(self.ealpha_max_rel_dev, float(dev))
@@ -307,7 +326,7 @@ class ShellAccumulator:
         many were new."""
         return sum(self.add_batch(*b) for b in sorted(batches, key=lambda b: int(b[0])))
 
-    def _validate(self, batch_id: int, D, energies, measured_ealpha) -> Batch:
+    def _validate(self, batch_id: int, D, energies, measured_ealpha, inv_kinetic=None) -> Batch:
         D = np.asarray(D, dtype=float)
         if D.ndim != 2 or D.shape[1] != self.n_components or D.shape[0] == 0:
             raise ArchiveError(
@@ -325,8 +344,21 @@ class ShellAccumulator:
                 f"α={self.alpha:g} but not for others",
                 "pass reference energies for every batch of a shell or for none",
             )
+        if self.count > 0 and (inv_kinetic is not None) != self._has_inv_kinetic():
+            if inv_kinetic is not None:  # appending to a shell sampled before the record
+                raise ArchiveError(
+                    f"re-sample: this kinetic archive predates the ⟨1/K⟩ shell record (shell "
+                    f"α={self.alpha:g} has {self.count} samples without it)",
+                    "sample the kinetic campaign into a new archive",
+                )
+            raise ArchiveError(
+                f"batch {batch_id}: 1/k given for some batches of shell α={self.alpha:g} but "
+                "not for others",
+                "pass the inverse kinetic energies for every batch of a shell or for none",
+            )
         arrays = []
-        for name, arr in (("energies", energies), ("measured_ealpha", measured_ealpha)):
+        for name, arr in (("energies", energies), ("measured_ealpha", measured_ealpha),
+                          ("inv_kinetic", inv_kinetic)):
             if arr is not None:
                 arr = np.asarray(arr, dtype=float).reshape(-1)
                 if arr.shape[0] != D.shape[0]:
@@ -341,6 +373,11 @@ class ShellAccumulator:
         if self._pending:
             return self._pending[0].energies is not None
         return self._state is not None and bool(np.isfinite(self._state.energy_mean))
+
+    def _has_inv_kinetic(self) -> bool:
+        if self._pending:
+            return self._pending[0].inv_kinetic is not None
+        return self._state is not None and self._state.inv_kinetic is not None
 
     def _fix_frame(self, n_pilot: int) -> None:
         pilot = np.concatenate([b.D for b in self._pending])[:n_pilot]

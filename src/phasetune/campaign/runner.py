@@ -172,7 +172,8 @@ class _Run:
                                    "E0_ref (eV/atom); last component K/N is fixed")}
         if spec.flavour == "kinetic":
             sampler["kinetic"] = spec.kinetic.model_dump()
-            sampler["requires"] = "a reference free-energy curve F_0(T) (method.md §4.5)"
+            sampler["shell_measure"] = ("s_ref from the shells' <1/K> (inv_kinetic, "
+                                        "method.md §4.5)")
         return {
             "conventions": {"modes": "3N", "statistics": "classical", "per_atom": True,
                             "alpha_grid_r": BULK_MODES_PER_ATOM,

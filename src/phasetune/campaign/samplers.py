@@ -36,6 +36,8 @@ class SampleBatch:
         n_unphysical: samples rejected as unphysical (not in D).
         reasons: a description of the first few rejected samples.
         diagnostics: flavour-specific figures (e.g. the NVE energy drift).
+        inv_kinetic: (n_ok,) 1/k, k the kinetic energy per atom of each sample, (eV/atom)⁻¹
+            (kinetic flavour: the microcanonical β of the shell, method.md §4.5), or None.
     """
 
     D: np.ndarray
@@ -44,6 +46,7 @@ class SampleBatch:
     n_unphysical: int = 0
     reasons: list[str] = field(default_factory=list)
     diagnostics: dict = field(default_factory=dict)
+    inv_kinetic: np.ndarray | None = None
 
 
 class PhysicalCheck:
@@ -230,7 +233,8 @@ class KineticSampler:
     energy exactly Nε, equilibrates by NVE, then records ``n`` samples, each after a burst of
     ``stride`` NVE steps that starts from a fresh momentum direction at the current kinetic
     energy (an exact microcanonical Gibbs step; zero total momentum).  Each sample is D with the
-    kinetic energy per atom k appended, and its potential energy per atom above E0.
+    kinetic energy per atom k appended, its potential energy per atom above E0, and 1/k (whose
+    shell mean gives the microcanonical inverse temperature, method.md §4.5).
 
     Args:
         md: force evaluator of the reference potential (its engine runs the MD).
@@ -313,8 +317,11 @@ class KineticSampler:
                 continue
             rows.append(np.append(d, k))
             energies.append(u)
-        return _batch(rows, energies, None, reasons, self.evaluator.spec.n_components + 1,
-                      {"max_energy_drift": drift, "epsilon": epsilon})
+        batch = _batch(rows, energies, None, reasons, self.evaluator.spec.n_components + 1,
+                       {"max_energy_drift": drift, "epsilon": epsilon})
+        # 1/k of the recorded k (the D column itself), for the microcanonical β(ε) (§4.5)
+        batch.inv_kinetic = 1.0 / batch.D[:, -1]
+        return batch
 
     @property
     def check(self) -> PhysicalCheck:

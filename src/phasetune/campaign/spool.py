@@ -57,6 +57,8 @@ def write_chunk(directory: Path, phase: str, volume: float, alpha: float, chunk:
         arrays["energies"] = batch.energies
     if batch.measured_ealpha is not None:
         arrays["measured_ealpha"] = batch.measured_ealpha
+    if batch.inv_kinetic is not None:
+        arrays["inv_kinetic"] = batch.inv_kinetic
     buffer = io.BytesIO()  # built in memory, written with one call (zip seeks cost syscalls)
     np.savez(buffer, **arrays)
     return write_bytes(path, buffer.getvalue())
@@ -80,6 +82,8 @@ def read_spool(directory: Path) -> tuple[list[SpooledChunk], list[str]]:
                     n_unphysical=int(meta["n_unphysical"]),
                     reasons=list(meta["reasons"]),
                     diagnostics=dict(meta["diagnostics"]),
+                    inv_kinetic=(np.array(data["inv_kinetic"])
+                                 if "inv_kinetic" in data else None),
                 )
             chunks.append(SpooledChunk(path, meta["phase"], float(meta["volume"]),
                                        float(meta["alpha"]), int(meta["chunk"]), batch))

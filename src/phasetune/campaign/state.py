@@ -81,7 +81,8 @@ class ShellState:
             batch, path = self.pending.pop(k)
             if batch.D.shape[0]:
                 energies = batch.energies if self.with_energies else None
-                self.acc.add_batch(k, batch.D, energies, batch.measured_ealpha)
+                self.acc.add_batch(k, batch.D, energies, batch.measured_ealpha,
+                                   batch.inv_kinetic)
             else:
                 self.empty_chunks.add(k)
             self.done.add(k)

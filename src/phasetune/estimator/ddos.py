@@ -27,6 +27,8 @@ from ..scoring.score_matching import (
 )
 from .conjugate import N_SLOPES, POLY_TOL, ConjugateTables
 from .joint import ESS_MIN, JointCorrection, shells_have_raw
+from .kinetic import DEFAULT_DEGREE as KINETIC_DEGREE
+from .kinetic import ReferenceEntropy, reference_entropy
 from .prediction import CLAMPED, LOW_SUPPORT, Prediction
 from .saddle import SaddleSolver, assemble
 from .smoother import DEFAULT_DEGREE as SMOOTHER_DEGREE
@@ -51,20 +53,32 @@ class DDOSEstimator:
         n_slopes: conjugate table size per (shell, component).
         poly_tol: accuracy (βF per atom, per pair) demanded of the polynomial fast path.
         fit: a precomputed :class:`PhaseVolumeFit` (must not be stale).
+        kinetic_degree: kinetic shells: degree of the fit of ds_ref/dα over the shells.
+        anchor_correction: kinetic shells, ``"log"`` model: apply the first-order anharmonic
+            correction to the harmonic anchor of s_ref (it is reported either way).
+        kinetic_model: kinetic shells: ``"power"`` (g = r_n + Σ_q b_q ε^q, harmonic limit
+            built in) or ``"log"`` (polynomial in ln ε anchored at the lowest shell).
     """
 
     def __init__(self, phase_volume: PhaseVolume, conventions: Conventions = DEFAULT_CONVENTIONS,
                  degree: Degree = DEFAULT_DEGREE, *, ridge: float = DEFAULT_RIDGE,
                  smoother_degree: int = SMOOTHER_DEGREE, n_slopes: int = N_SLOPES,
-                 poly_tol: float = POLY_TOL, fit: PhaseVolumeFit | None = None):
-        if phase_volume.flavour != "hessian":
+                 poly_tol: float = POLY_TOL, fit: PhaseVolumeFit | None = None,
+                 kinetic_degree: int = KINETIC_DEGREE, anchor_correction: bool = True,
+                 kinetic_model: str = "power"):
+        if phase_volume.flavour not in ("hessian", "kinetic"):
             raise EstimatorError(f"sampler flavour {phase_volume.flavour!r} has no estimator path",
-                                 "use Hessian-isosurface archives (kinetic shells need §4.5)")
+                                 "use Hessian-isosurface or kinetic archives")
         shells = sorted(phase_volume.shells, key=lambda s: s.alpha)
         self.phase_volume = PhaseVolume(phase_volume.reference, shells, phase_volume.descriptors,
                                         phase_volume.flavour, phase_volume.provenance)
         ref = self.reference = phase_volume.reference
         self.conventions = conventions
+        self.kinetic: ReferenceEntropy | None = None
+        """The shell measure s_ref of kinetic shells (method.md §4.5), None for Hessian shells."""
+        if phase_volume.flavour == "kinetic":
+            self.kinetic = reference_entropy(self.phase_volume, conventions, kinetic_degree,
+                                             anchor_correction, kinetic_model)
         self.r = ref.modes_per_atom(conventions)
         self.n_components = len(ref.D0)
         self.fixed = np.asarray(phase_volume.descriptors.fixed, dtype=bool)
@@ -73,7 +87,8 @@ class DDOSEstimator:
                                  f"{self.n_components}")
         self.degree, self.ridge = degree, ridge
         self._settings = dict(ridge=ridge, smoother_degree=smoother_degree, n_slopes=n_slopes,
-                              poly_tol=poly_tol)
+                              poly_tol=poly_tol, kinetic_degree=kinetic_degree,
+                              anchor_correction=anchor_correction, kinetic_model=kinetic_model)
         if fit is None:
             fit = fit_phase_volume(self.phase_volume, degree, ridge)
         elif fit.is_stale(self.phase_volume):
@@ -85,7 +100,8 @@ class DDOSEstimator:
         self.frames = FrameStack(np.stack([f.rotation for f in fit.shells]),
                                  np.stack([f.mean for f in fit.shells]),
                                  np.stack([f.scale for f in fit.shells]), ref.n_atoms)
-        self.solver = SaddleSolver(self.alphas, self.r, smoother_degree)
+        self.solver = SaddleSolver(self.alphas, self.r, smoother_degree,
+                                   measure=None if self.kinetic is None else self.kinetic.measure())
         self.d0 = np.asarray(ref.D0, dtype=float)
         self._mu = np.stack([s.mean for s in shells]) - self.d0
         self._k = ref.n_atoms * np.stack([s.cov for s in shells])
@@ -228,7 +244,8 @@ class DDOSEstimator:
                 part = CumulantChunk(self._mu, self._k, th[sl], beta)
             if joint is not None:
                 joint.apply(part.terms, th[sl], beta)
-            res = assemble(self.solver, part.terms, temps, self.reference, self.conventions)
+            res = assemble(self.solver, part.terms, temps, self.reference, self.conventions,
+                           self.kinetic)
             for k in keys:
                 out[k][:, sl] = res[k]
             if gradient:
@@ -269,7 +286,8 @@ class DDOSEstimator:
         return Prediction(
             temperatures=temps, F_total=static[None, :] + out["F_vib"], F_vib=out["F_vib"],
             sigma_F=out["sigma_F"], alpha_star=out["alpha"],
-            T_alpha_star=self.reference.shell_temperature(out["alpha"], self.conventions),
+            T_alpha_star=(self.reference.shell_temperature(out["alpha"], self.conventions)
+                          if self.kinetic is None else self.kinetic.temperature(out["alpha"])),
             entropy=out["entropy"], solved=status == 0, status=status,
             n_clamped=out["n_clamped"], conventions=self.conventions_dict(), route=route,
             D_star=d_star, hessian=hess,
@@ -278,7 +296,8 @@ class DDOSEstimator:
                   "score_degree": str(self.degree),
                   "joint_correction": joint is not None, **info_joint,
                   "alpha_grid": [float(self.alphas[0]), float(self.solver.inner_lo),
-                                 float(self.solver.inner_hi), float(self.alphas[-1])]},
+                                 float(self.solver.inner_hi), float(self.alphas[-1])],
+                  **({} if self.kinetic is None else {"kinetic": self.kinetic.summary()})},
         )
 
     def solved_range(self, theta, t_lo: float | None = None, t_hi: float | None = None,
@@ -295,8 +314,11 @@ class DDOSEstimator:
         return self.predict(theta, temperatures, route="cumulant", **kwargs)
 
     def conventions_dict(self) -> dict:
+        label = ("e^alpha = |y|^2/N (Å^2, per atom)" if self.kinetic is None else
+                 "epsilon = omega_bar e^alpha (total energy per atom above E0_ref, eV)")
         return {**self.conventions.as_dict(), "modes_per_atom": self.r,
-                "n_atoms": self.reference.n_atoms, "alpha": "e^alpha = |y|^2/N (Å^2, per atom)"}
+                "n_atoms": self.reference.n_atoms, "alpha": label,
+                **({} if self.kinetic is None else {"shells": "kinetic"})}
 
     # ------------------------------------------------------------------------------------------
     # systematic indicators (method.md §7.8)

@@ -197,13 +197,16 @@ def interior_minima(values):
 
 
 @njit(cache=True, nogil=True)
-def solve_saddles(h, var, alphas, r, size, mono_ops, mids, halves, dense, dense_t, exp_dense,
-                  hats, dof, not_converged, alpha, f_smooth, f2, weights, dweights, status,
-                  birge):
+def solve_saddles(h, var, alphas, measure, m_shell, m_dense, size, mono_ops, mids, halves,
+                  dense, dense_t, exp_dense, hats, dof, not_converged, alpha, f_smooth, f2,
+                  weights, dweights, status, birge):
     """The α saddle of every row (see :class:`.saddle.SaddleSolver`), in place.
 
-    Per row: the window s starts centred on the lowest interior minimum of h_i − (r/2)α_i; on
-    window s the smoothed f(α) = e^α Σ_p a_p t^p − (r/2)α with a = mono_ops[s] @ h[s:s+size]
+    The shell measure m(α) = Σ_q c_q u^q + Σ_k d_k e^{kα}, u = (α − m_c)/m_h, is given as
+    ``measure`` = [m_c, m_h, n_c, c_0 … c_{n_c−1}, d_1, …] (the harmonic shells:
+    [0, 1, 2, 0, r/2], m = (r/2)α).
+    Per row: the window s starts centred on the lowest interior minimum of h_i − m(α_i); on
+    window s the smoothed f(α) = e^α Σ_p a_p t^p − m(α) with a = mono_ops[s] @ h[s:s+size]
     and t = (α − mids[s])/halves[s] is minimised from the lowest interior minimum on
     dense[s] by Newton steps safeguarded to the neighbouring grid points, until
     |Δα| ≤ 10⁻¹³(1 + |α|) with f″ > 0 (else ``not_converged``, unless α* is a window edge).  If
@@ -213,7 +216,9 @@ def solve_saddles(h, var, alphas, r, size, mono_ops, mids, halves, dense, dense_
     rows, the Birge ratio max(1, (χ²/dof)^{1/2}) of the window's fit (h − hat @ h)²/var.
 
     Args:
-        h: (n, n_α); var: (n, n_α) or (0, 0); alphas: (n_α,); size: shells per window.
+        h: (n, n_α); var: (n, n_α) or (0, 0); alphas: (n_α,); measure: (3 + n_c + n_d,);
+        m_shell, m_dense: m(α) precomputed on the shells (n_α,) and on ``dense``;
+        size: shells per window.
         mono_ops: (n_win, P+1, size); mids, halves: (n_win,); dense and its t and e^α:
         (n_win, n_dense); hats: (n_win, size, size); dof: size − (P+1).
     """
@@ -225,7 +230,7 @@ def solve_saddles(h, var, alphas, r, size, mono_ops, mids, halves, dense, dense_
     coef = np.empty(n_p)
     for row in range(n):
         for i in range(n_a):
-            raw[i] = h[row, i] - 0.5 * r * alphas[i]
+            raw[i] = h[row, i] - m_shell[i]
         s = min(max(interior_minimum(raw) - size // 2, 0), n_win - 1)
         for attempt in range(n_a):
             for p in range(n_p):
@@ -240,7 +245,7 @@ def solve_saddles(h, var, alphas, r, size, mono_ops, mids, halves, dense, dense_
                 v = coef[n_p - 1]
                 for j in range(n_p - 2, -1, -1):
                     v = v * tt + coef[j]
-                values[k] = exp_dense[s, k] * v - 0.5 * r * dense[s, k]
+                values[k] = exp_dense[s, k] * v - m_dense[s, k]
             best = interior_minimum(values)
             lo = dense[s, max(best - 1, 0)]
             hi = dense[s, min(best + 1, n_dense - 1)]
@@ -248,7 +253,9 @@ def solve_saddles(h, var, alphas, r, size, mono_ops, mids, halves, dense, dense_
             done = False
             for _ in range(NEWTON_ITERATIONS):
                 g1, g2 = _derivatives(coef, a, mid, half)
-                g1 -= 0.5 * r
+                m0, m1, m2 = _measure(measure, a)
+                g1 -= m1
+                g2 -= m2
                 step = -g1 / g2 if g2 > 0.0 else 0.0
                 new = min(max(a + step, lo), hi)
                 done = abs(new - a) <= 1e-13 * (1.0 + abs(a)) and g2 > 0.0
@@ -276,7 +283,7 @@ def solve_saddles(h, var, alphas, r, size, mono_ops, mids, halves, dense, dense_
                 v = v * tt + coef[j]
             alpha[row] = a
             f_smooth[row] = e * v
-            f2[row] = _derivatives(coef, a, mid, half)[1]
+            f2[row] = _derivatives(coef, a, mid, half)[1] - _measure(measure, a)[2]
             status[row] = code
             for i in range(size):  # w = e^α Σ_p t^p M_pi, w′ = e^α Σ_p (t^p + p t^{p−1}/half) M_pi
                 w = 0.0
@@ -304,6 +311,36 @@ def solve_saddles(h, var, alphas, r, size, mono_ops, mids, halves, dense, dense_
                 else:
                     birge[row] = 1.0
             break
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _measure(measure, a):
+    """(m, m′, m″) at α = a of m(α) = Σ_q c_q u^q + Σ_{k≥1} d_k e^{kα}, u = (α − m_c)/m_h, with
+    measure = [m_c, m_h, n_c, c_0 … c_{n_c−1}, d_1, d_2, …] (Horner's rule for the polynomial)."""
+    half = measure[1]
+    u = (a - measure[0]) / half
+    n_q = int(measure[2])
+    p = measure[n_q + 2]
+    d1 = 0.0
+    d2 = 0.0
+    for j in range(n_q - 2, -1, -1):
+        d2 = d2 * u + 2.0 * d1
+        d1 = d1 * u + p
+        p = p * u + measure[j + 3]
+    d1 /= half
+    d2 /= half * half
+    for k in range(1, measure.size - 2 - n_q):
+        term = measure[2 + n_q + k] * np.exp(k * a)
+        p += term
+        d1 += k * term
+        d2 += k * k * term
+    return p, d1, d2
+
+
+@njit(cache=True, nogil=True)
+def measure_value(measure, a):
+    """m(α = a) of :func:`_measure` (for precomputing it on grids)."""
+    return _measure(measure, a)[0]
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -23,6 +23,7 @@ from ..constants import KB
 from ..conventions import Conventions
 from ..model import HarmonicReference
 from . import kernels
+from .kinetic import ReferenceEntropy
 from .prediction import ALPHA_HIGH, ALPHA_LOW, NOT_CONVERGED
 from .smoother import DEFAULT_DEGREE, AlphaSmoother
 
@@ -62,7 +63,10 @@ def interior_minimum(values: np.ndarray) -> np.ndarray:
 
 class SaddleSolver:
     """Dense-grid argmin refined by safeguarded Newton, for f(α) = −(r/2)α + (Lh)(α) + const(T),
-    with h smoothed over a window of ``window`` shells around the saddle.
+    with h smoothed over a window of ``window`` shells around the saddle.  Another shell measure
+    m(α) (f = −m(α) + (Lh)(α), unsmoothed) is given as ``measure`` = (centre, half-width, n_c,
+    c_0 … c_{n_c−1}, d_1, d_2, …) with m = Σ_q c_q u^q + Σ_k d_k e^{kα},
+    u = (α − centre)/half-width (the kinetic shells' s_ref, method.md §4.5).
 
     The window is centred on the lowest interior minimum of the raw shell values
     f_i = h_i − (r/2)α_i; if the smoothed minimum falls on a window edge that is not an edge of
@@ -77,13 +81,22 @@ class SaddleSolver:
         n_dense: dense grid points per window (default 4 per shell, at least 32: the
             smoothed f is a low-degree polynomial times e^α, so finer grids find the same
             minimum).
+        measure: the shell measure polynomial (default (r/2)α).
     """
 
     def __init__(self, alphas: np.ndarray, r: float, degree: int = DEFAULT_DEGREE,
-                 window: int = WINDOW, n_dense: int | None = None):
+                 window: int = WINDOW, n_dense: int | None = None,
+                 measure: np.ndarray | None = None):
         a = np.asarray(alphas, dtype=float)
         self.alphas = a
         self.r = float(r)
+        self.measure = (np.array([0.0, 1.0, 2.0, 0.0, 0.5 * self.r]) if measure is None
+                        else np.ascontiguousarray(measure, dtype=float))
+        m = self.measure
+        if (m.ndim != 1 or m.size < 4 or not m[1] > 0 or m[2] != int(m[2]) or m[2] < 1
+                or m.size < 3 + m[2]):
+            raise ValueError("measure must be (centre, half-width > 0, n_c ≥ 1, c_0 … "
+                             "c_{n_c−1}, d_1, …)")
         self.size = int(min(max(window, 2), a.size))
         n_dense = n_dense or max(32, 4 * self.size)
         smoothers = [AlphaSmoother(a[s:s + self.size], degree)
@@ -97,6 +110,10 @@ class SaddleSolver:
         self.dense = np.stack([np.linspace(sm.alphas[0], sm.alphas[-1], n_dense)
                                for sm in smoothers])
         self.dense_t = (self.dense - self.mids[:, None]) / self.halves[:, None]
+        # the measure on the shells and the dense grids (T-independent, computed once)
+        self.m_shell = np.array([kernels.measure_value(self.measure, x) for x in a])
+        self.m_dense = np.array([[kernels.measure_value(self.measure, x) for x in row]
+                                 for row in self.dense])
         self.exp_dense = np.exp(self.dense)
         self.hats = np.stack([sm.basis(sm.alphas) @ sm.coefficient_operator for sm in smoothers])
         self.dof = self.size - (smoothers[0].degree + 1)
@@ -112,7 +129,8 @@ class SaddleSolver:
         weights, dweights = np.zeros((n, n_a)), np.zeros((n, n_a))
         status = np.zeros(n, dtype=np.int64)
         v = np.empty((0, 0)) if var is None else np.ascontiguousarray(var, dtype=float)
-        kernels.solve_saddles(h, v, self.alphas, self.r, self.size, self.mono_ops, self.mids,
+        kernels.solve_saddles(h, v, self.alphas, self.measure, self.m_shell, self.m_dense,
+                              self.size, self.mono_ops, self.mids,
                               self.halves, self.dense, self.dense_t, self.exp_dense, self.hats,
                               self.dof, NOT_CONVERGED, alpha, f_smooth, f2, weights, dweights,
                               status, birge)
@@ -134,26 +152,39 @@ class ShellTerms:
 
 
 def assemble(solver: SaddleSolver, terms: ShellTerms, temperatures: np.ndarray,
-             reference: HarmonicReference, conventions: Conventions) -> dict:
+             reference: HarmonicReference, conventions: Conventions,
+             kinetic: ReferenceEntropy | None = None) -> dict:
     """Solve the α saddle for every (T, model) and return the §7 outputs (n_T, M) as a dict,
     with the saddle weights w and w′ (n_T, M, n_α) under ``"weights"``/``"dweights"`` and f″
-    under ``"f2"``."""
+    under ``"f2"``.
+
+    With ``kinetic`` (kinetic shells, method.md §4.5; ``solver`` built with its measure) the
+    shell measure is s_ref(α), T-independent: F_vib = k_BT[(Lh)(α*) − s_ref(α*)], the energy
+    θ·(D* − D0) includes the kinetic energy, so s = (−F_vib + θ·(D* − D0))/T, and σ_F adds
+    k_BT σ(s_ref(α*)) in quadrature."""
     n_t, m, n_a = terms.h.shape
     var = None if terms.var is None else terms.var.reshape(-1, n_a)
     sad = solver.solve(terms.h.reshape(-1, n_a), var)
     alpha = sad.alpha.reshape(n_t, m)
     w = sad.weights.reshape(n_t, m, n_a)
     kt = (KB * temperatures)[:, None]
-    r = reference.modes_per_atom(conventions)
-    s_alpha = reference.shell_log_density(alpha, temperatures[:, None], conventions)
-    f_vib = kt * (sad.f_smooth.reshape(n_t, m) - s_alpha)
     energy = np.einsum("tmi,tmi->tm", w, terms.e)
-    entropy = -f_vib / temperatures[:, None] + 0.5 * r * KB + energy / temperatures[:, None]
+    if kinetic is None:
+        r = reference.modes_per_atom(conventions)
+        s_alpha = reference.shell_log_density(alpha, temperatures[:, None], conventions)
+        momenta = 0.5 * r * KB
+    else:
+        s_alpha = kinetic.value(alpha)
+        momenta = 0.0
+    f_vib = kt * (sad.f_smooth.reshape(n_t, m) - s_alpha)
+    entropy = -f_vib / temperatures[:, None] + momenta + energy / temperatures[:, None]
     if terms.var is None:
         sigma = np.full((n_t, m), np.nan)
     else:
         sigma = kt * np.sqrt(np.clip(np.einsum("tmi,tmi->tm", w**2, terms.var), 0.0, None))
         sigma = sigma * sad.birge.reshape(n_t, m)
+    if kinetic is not None:
+        sigma = np.hypot(sigma, kt * kinetic.sigma(alpha))
     # clamped pairs on the two shells bracketing α*
     i_lo = np.clip(np.searchsorted(solver.alphas, alpha) - 1, 0, n_a - 2)
     n_clamped = (np.take_along_axis(terms.clamped, i_lo[..., None], 2)[..., 0]

@@ -78,3 +78,22 @@ def com_translation_free_energy(
     kt = KB * np.asarray(temperature, dtype=float)
     lam = np.sqrt(2.0 * np.pi * HBAR**2 * CU / (n_atoms * mass * kt))
     return -(kt / n_atoms) * np.log((volume_box / n_trans) / lam**3)
+
+
+def geometric_mode_energy(omega: np.ndarray, mass: float) -> float:
+    """ħΩ_g = exp⟨ln ħΩ_l⟩, eV: the geometric mean of the mode quanta."""
+    return float(np.exp(np.mean(np.log(HBAR * mode_frequencies(omega, mass)))))
+
+
+def microcanonical_entropy(epsilon: np.ndarray | float, omega: np.ndarray, mass: float,
+                           r: float) -> np.ndarray:
+    """Harmonic microcanonical entropy per atom of total energy ε (eV/atom above the static
+    energy, kinetic included), in the Stirling form consistent with the shells' saddle (§4.5):
+
+        s_H(ε) = r [ln(ε/(r ħΩ_g)) + 1],   ħΩ_g = exp⟨ln ħΩ_l⟩,
+
+    (1/N) ln[E Ω_H(E)] at E = Nε, Ω_H(E) = E^{d−1}/(Γ(d) Π_l ħΩ_l) for d = rN modes (d
+    coordinates and d momenta), with ln Γ(d) → d ln d − d.  The measure is in ln ε, so the saddle
+    max_ε[s_H(ε) − βε] = −βF_H = −r⟨ln(ħΩ_l/k_BT)⟩ holds exactly at any N."""
+    eps = np.asarray(epsilon, dtype=float)
+    return r * (np.log(eps / (r * geometric_mode_energy(omega, mass))) + 1.0)

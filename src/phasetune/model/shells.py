@@ -43,6 +43,10 @@ class ShellStats:
         u_max: (N_D,) largest u seen per component.
         energy_mean: mean reference energy above E0_ref on the shell, eV/atom (NaN if unknown).
         energy_var: its variance, (eV/atom)².
+        inv_kinetic: kinetic flavour (method.md §4.5): (n_batch, 3) per merged batch, in
+            ``batch_ids`` order, [samples, Σ 1/k, Σ (1/k)²] with k the kinetic energy per atom
+            (eV/atom) of each sample; None for Hessian shells and for kinetic archives that
+            predate it.  ⟨1/K⟩ = ⟨1/k⟩/N gives the microcanonical β(E) = (d_K/2 − 1)⟨1/K⟩_E.
         raw: optional (n, N_D) raw descriptors.
     """
 
@@ -64,4 +68,26 @@ class ShellStats:
     u_max: np.ndarray
     energy_mean: float = float("nan")
     energy_var: float = float("nan")
+    inv_kinetic: np.ndarray | None = None
     raw: np.ndarray | None = None
+
+
+def inverse_kinetic_mean(stats: ShellStats) -> tuple[float, float]:
+    """(⟨1/k⟩, its variance) of a kinetic shell, (eV/atom)⁻¹ and its square.
+
+    The variance of the mean is the larger of the naive one (independent samples) and the
+    between-batch one (Σ_b n_b²(m_b − m)²/n² · n_b/(n_b − 1), correlated samples within a batch),
+    the latter only with ≥ 3 batches.  Raises ValueError when the shell has no record."""
+    rows = None if stats.inv_kinetic is None else np.asarray(stats.inv_kinetic, dtype=float)
+    if rows is None or rows.ndim != 2 or rows.shape[1] != 3 or rows[:, 0].sum() < 2:
+        raise ValueError(f"shell α={stats.alpha:g} has no ⟨1/k⟩ record")
+    n = rows[:, 0].sum()
+    mean = rows[:, 1].sum() / n
+    var = max(rows[:, 2].sum() - n * mean * mean, 0.0) / (n - 1) / n
+    nb = int(np.count_nonzero(rows[:, 0]))
+    if nb >= 3:
+        ok = rows[:, 0] > 0
+        m_b = rows[ok, 1] / rows[ok, 0]
+        var_b = float(np.sum(rows[ok, 0] ** 2 * (m_b - mean) ** 2)) / n**2 * nb / (nb - 1)
+        var = max(var, var_b)
+    return float(mean), float(var)
