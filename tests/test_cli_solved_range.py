@@ -22,11 +22,11 @@ def run(args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
-def write_campaign(directory, phase, temperatures, archive="t.h5"):
+def write_campaign(directory, phase, temperatures, archive="t.h5", **extra):
     data = {"phases": [phase], "reference": {"potential": POT},
             "isosurfaces": {"temperatures": list(temperatures), "spacing": 0.2},
             "samples": {"per_isosurface": 200, "chunk": 100}, "seed": 5, "archive": archive,
-            "executor": {"kind": "local", "workers": 1}}
+            "executor": {"kind": "local", "workers": 1}, **extra}
     path = directory / f"{archive}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -138,9 +138,10 @@ def test_predict_reports_the_range_beside_the_values(campaign, tmp_path):
 
 
 def test_t_max_refuses_when_shells_cannot_help(tmp_path):
-    """8-atom A15 Mo loses its interior saddle near 1300 K: the first round appends shells, the
-    second check sees α* jump to the top shell, and the run stops with one line (exit 2)."""
-    path = write_campaign(tmp_path, A15, (300, 1500))
+    """Without raw descriptors (product of marginals only) 8-atom A15 Mo loses its interior
+    saddle near 1300 K: the first round appends shells, the second check sees α* jump to the
+    top shell, and the run stops with one line (exit 2)."""
+    path = write_campaign(tmp_path, A15, (300, 1500), store_raw=False)
     result = run(["sample", path, "--t-max", 2000, "--quiet"])
     assert result.exit_code == 2
     (line,) = [x for x in result.stderr.splitlines() if x.strip()]
@@ -152,3 +153,13 @@ def test_t_max_refuses_when_shells_cannot_help(tmp_path):
     assert read_archive(tmp_path / "t.h5").metadata["sampler"]["extended_to"] == {"a15": 2000.0}
     usage = run(["sample", path, "--phase", "a15"])
     assert usage.exit_code == 2 and "go with --t-max" in usage.output
+
+
+def test_t_max_reaches_the_target_with_the_joint_correction(tmp_path):
+    """The same A15 campaign with raw descriptors (the default): the joint correction keeps
+    an interior saddle, and θ0 is solved at 2000 K after the extension."""
+    path = write_campaign(tmp_path, A15, (300, 1500))
+    result = run(["sample", path, "--t-max", 2000, "--quiet", "--json"])
+    assert result.exit_code == 0, result.output
+    assert read_archive(tmp_path / "t.h5").metadata["sampler"]["extended_to"] == {"a15": 2000.0}
+
