@@ -24,7 +24,9 @@ is tabulated once on a grid of temperatures and added for every model to first o
 It is exact at θ_ref, keeps ∂F/∂θ exact for the corrected estimator (the correction is linear
 in θ), and costs N_D·n_α operations per (model, T).  Its statistical error is that of the
 log-mean-exp, Var ≈ (1/n_eff − 1/n)/N² with n_eff = (Σw)²/Σw² the effective sample size of
-the tilted weights; it joins σ_F.  What it leaves out is second order in θ − θ_ref.
+the tilted weights; it joins σ_F.  The log of a sample mean is biased low by 1/(2n_eff) − 1/(2n)
+to leading order (delta method); that bias is removed from h^joint.  What it leaves out is
+second order in θ − θ_ref.
 """
 
 from __future__ import annotations
@@ -128,6 +130,9 @@ class JointCorrection:
         for i, s in enumerate(shells):
             h_joint[:, i], mean[:, i], ess[:, i] = tilted_moments(s.raw, d0, theta_ref, beta,
                                                                   n_atoms)
+        # ln of a sample mean is biased low by Var(w)/(2n⟨w⟩²) = 1/(2 n_eff) − 1/(2n) (delta
+        # method): remove it, so h is not biased high where few samples carry the tilt
+        h_joint -= (0.5 / ess - 0.5 / counts[None, :]) / n_atoms
         terms, u = route_terms(beta)
         delta = h_joint - terms.h[:, 0, :]
         gamma = beta[:, None, None] * (mean - u)
