@@ -5,11 +5,11 @@ and G(T) at P = 0 by reversible scaling, for BCC Mo (Mo_Chen_PRM2017) and BCC W
 
 Cases (run in this order by default; ``--cases`` selects):
 
-* ``mo-expansion``: ⟨V⟩(T) of BCC Mo at P = 0, 300–2100 K (``npt_volume``);
+* ``mo-expansion``: ⟨V⟩(T) of BCC Mo at P = 0, 300–2300 K (0.8 T_m; ``npt_volume``);
 * ``mo-gibbs``: G(T) of BCC Mo at P = 0: anchor ``gibbs_free_energy`` at 300 K, one
   reversible-scaling round trip 300 → 2000 K reported on a 100-K grid, and a direct
   ``gibbs_free_energy`` at 1200 K as a check;
-* ``w-expansion``: ⟨V⟩(T) of BCC W at P = 0, 300–2400 K;
+* ``w-expansion``: ⟨V⟩(T) of BCC W at P = 0, 300–2950 K (0.8 T_m);
 * ``mo-pressure``: ⟨V⟩ of BCC Mo at 5 and 10 GPa, 300, 1200, 1800 K.
 
 Resumable: every finished (system, phase, P, T) result is cached as JSON under
@@ -86,9 +86,9 @@ class Expansion:
 
 CASES = {
     "mo-expansion": Expansion("mo", (0.0,), (300.0, 600.0, 900.0, 1200.0, 1500.0, 1800.0,
-                                             2100.0)),
+                                             2100.0, 2300.0)),
     "mo-gibbs": None,
-    "w-expansion": Expansion("w", (0.0,), (300.0, 800.0, 1300.0, 1800.0, 2400.0)),
+    "w-expansion": Expansion("w", (0.0,), (300.0, 800.0, 1300.0, 1800.0, 2400.0, 2950.0)),
     "mo-pressure": Expansion("mo", (5.0, 10.0), (300.0, 1200.0, 1800.0)),
 }
 CASE_TAGS = {name: i + 1 for i, name in enumerate(CASES)}
