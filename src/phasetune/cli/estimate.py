@@ -153,6 +153,7 @@ def predict_command(archive, potential, theta_file, temperatures, phases, modes,
     t = np.asarray(temperatures, dtype=float)
     preds = {n: e.predict(thetas, t, gradient=gradient, beta0=pot.beta0())
              for n, e in estimators.items()}
+    notes += _refuse_left_basin(archive, pot, preds, bool(theta_file))
     ranges = {} if no_range else {n: e.solved_range(thetas) for n, e in estimators.items()}
     if plot:
         from ..plots import plot_free_energies
@@ -181,6 +182,27 @@ def predict_command(archive, potential, theta_file, temperatures, phases, modes,
                        f"{'yes' if p.solved[k, 0] else 'NO':>6}")
             if not p.solved[k, 0]:
                 click.echo(f"{'':8} not solved: {'; '.join(p.reasons(k, 0))}")
+
+
+def _refuse_left_basin(archive, pot, preds: dict, ensemble: bool) -> list[str]:
+    """Apply the archive's basin record (``phasetune basin``) of this potential: its own θ is
+    refused at and above the recorded temperature; an ensemble gets a note only."""
+    from ..ti.basin_scan import potential_sha256, read_records, refuse_left_basin
+
+    records, notes = read_records(archive), []
+    for name, p in preds.items():
+        scan = records.get(name, {}).get(potential_sha256(pot))
+        if scan is None or scan.get("left_at") is None:
+            continue
+        if ensemble:
+            notes.append(f"{name}: in MD, {pot.name} left this crystal's basin at "
+                         f"{scan['left_at']:g} K (phasetune basin); the ensemble's models were "
+                         "not scanned")
+        else:
+            refuse_left_basin(p, scan)
+            notes.append(f"{name}: refused at {scan['left_at']:g} K and above: in MD the "
+                         f"crystal left its basin there (phasetune basin)")
+    return notes
 
 
 def _range_dict(p, found) -> dict:

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "phasetune.cli.posterior",
     "phasetune.cli.sample",
     "phasetune.cli.ti",
+    "phasetune.cli.basin",
     "phasetune.cli.validate",
 ]
 

@@ -14,6 +14,9 @@ CLAMPED = 4
 """A component's maximiser x* hit a support edge on a shell bracketing α*."""
 NOT_CONVERGED = 8
 """Newton on α did not converge (f″ ≤ 0 or no stationary point near the dense minimum)."""
+LEFT_BASIN = 32
+"""The potential's crystal left its basin in MD at or below this temperature
+(``phasetune basin``; set by :func:`phasetune.ti.basin_scan.refuse_left_basin`)."""
 LOW_SUPPORT = 16
 """With the joint correction: too few effective samples of the tilted shell densities at α*
 (replaces CLAMPED, which then only counts pairs)."""
@@ -28,6 +31,8 @@ REASONS = {
              "sampled log-density anywhere on that range)",
     NOT_CONVERGED: "alpha saddle not converged (Newton on f(alpha) found no stationary point "
                    "with f'' > 0)",
+    LEFT_BASIN: "the crystal left its basin in MD at or below this temperature (phasetune "
+                "basin): melted or transformed, so no free energy of this phase exists here",
     LOW_SUPPORT: "too few effective samples of the tilted shell densities at alpha* (joint "
                  "correction): the samples do not reach the configurations that dominate at "
                  "this temperature",
@@ -125,6 +130,10 @@ class Prediction:
                         f"range: the tilt by theta at {self.temperatures[t]:g} K is steeper "
                         f"than the sampled log-density anywhere on that range, so the tilted "
                         f"density peaks beyond the samples")
+            elif bit == LEFT_BASIN:
+                basin = self.info.get("basin", {})
+                text = (f"in MD this crystal left its basin at {basin.get('left_at', '?'):g} K "
+                        f"(phasetune basin): {basin.get('message')}")
             elif bit == LOW_SUPPORT:
                 ess = self.info.get("saddle_ess")
                 n_eff = "" if ess is None else f"{float(np.asarray(ess)[t, m]):.1f} "
