@@ -69,6 +69,12 @@ class DDOSEstimator:
         if phase_volume.flavour not in ("hessian", "kinetic"):
             raise EstimatorError(f"sampler flavour {phase_volume.flavour!r} has no estimator path",
                                  "use Hessian-isosurface or kinetic archives")
+        if len(phase_volume.shells) < 2:
+            ref = phase_volume.reference
+            raise EstimatorError(
+                f"{ref.phase} at {ref.volume:g} Å³/atom has {len(phase_volume.shells)} sampled "
+                "shell(s); the estimator needs at least two",
+                "finish the campaign (phasetune sample CAMPAIGN.yaml resumes it)")
         shells = sorted(phase_volume.shells, key=lambda s: s.alpha)
         self.phase_volume = PhaseVolume(phase_volume.reference, shells, phase_volume.descriptors,
                                         phase_volume.flavour, phase_volume.provenance)
