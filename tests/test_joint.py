@@ -140,3 +140,13 @@ def test_too_few_effective_samples_is_unsolved_with_its_reason(dependent, monkey
     assert not starved.solved.any()
     assert np.all(starved.status & LOW_SUPPORT) and not np.any(starved.status & CLAMPED)
     assert "effective samples" in starved.reasons(0, 0)[0]
+
+
+def test_a_volume_without_shells_is_a_clear_error():
+    """A campaign still running can leave a volume with no shells yet: one line, not a crash."""
+    system = gaussian_system(n_samples=400)
+    pv = system.phase_volume
+    for shells in ([], pv.shells[:1]):
+        bare = PhaseVolume(pv.reference, shells, pv.descriptors, pv.flavour, pv.provenance)
+        with pytest.raises(EstimatorError, match="needs at least two"):
+            DDOSEstimator(bare, system.conventions)
