@@ -32,7 +32,8 @@ def main() -> None:
     for name, (potential, t_melt) in SYSTEMS.items():
         archive = ROOT / "pressure-output" / f"{name}_joint.h5"
         if not archive.exists() or Path(f"{archive}.lock").exists():
-            print(f"| {name} | (no finished archive: phasetune sample scripts/pressure/{name}_joint.yaml) |")
+            print(f"| {name} | (no finished archive: phasetune sample "
+                  f"scripts/pressure/{name}_joint.yaml) |")
             continue
         truth = json.loads((ROOT / "pressure-output" / "truth" / f"{name}.json").read_text())
         md = {v["T"]: v for v in truth["volumes"] if v["P_GPa"] == 0.0}
