@@ -240,6 +240,7 @@ class DDOSEstimator:
         hess = np.empty((n_t, n_m, n_d, n_d)) if hessian else None
         beta = 1.0 / (KB * temps)
         joint = self.joint_correction(route)
+        joint_terms = None if joint is None else joint.at(beta)
 
         def run(start: int) -> tuple[int, int]:
             """Fill the output columns of models [start, start + chunk)."""
@@ -248,22 +249,22 @@ class DDOSEstimator:
                 part = ScoreChunk(self.tables, self.frames, th[sl], beta, gradient or hessian)
             else:
                 part = CumulantChunk(self._mu, self._k, th[sl], beta)
-            if joint is not None:
-                joint.apply(part.terms, th[sl], beta)
+            if joint_terms is not None:
+                joint_terms.apply(part.terms, th[sl])
             res = assemble(self.solver, part.terms, temps, self.reference, self.conventions,
                            self.kinetic)
             for k in keys:
                 out[k][:, sl] = res[k]
             if gradient:
                 d_star[:, sl] = self.d0 + part.gradient(res["weights"])
-                if joint is not None:
-                    d_star[:, sl] += joint.gradient(res["weights"], beta)
+                if joint_terms is not None:
+                    d_star[:, sl] += joint_terms.gradient(res["weights"])
             if hessian:
                 # ∂D*/∂α = Σ_i w′_i U_i; between-shell term −β (∂D*/∂α)(∂D*/∂α)ᵀ/f″ (§7.7)
                 dw = res["dweights"]
                 vectors = part.shell_vectors()
-                if joint is not None:
-                    vectors = vectors + joint.shell_vectors(beta)
+                if joint_terms is not None:
+                    vectors = vectors + joint_terms.shell_vectors()
                 dd = np.einsum("tmi,tmik->tmk", dw, vectors)
                 between = (beta[:, None] / res["f2"])[..., None, None] * (
                     dd[..., :, None] * dd[..., None, :])

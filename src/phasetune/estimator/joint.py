@@ -139,43 +139,60 @@ class JointCorrection:
         var = np.clip(1.0 / ess - 1.0 / counts[None, :], 0.0, None) / n_atoms**2
         return cls(np.asarray(theta_ref, dtype=float).copy(), log_t, delta, gamma, var, ess)
 
-    def _at(self, beta: np.ndarray):
-        """δ, dδ/dβ (n_T, n_α); γ, dγ/dβ (n_T, n_α, N_D); var (n_T, n_α) at β (clamped to
-        the table's range)."""
-        log_t = np.clip(-np.log(KB * beta), self.log_t[0], self.log_t[-1])
+    def _log_t(self, beta: np.ndarray) -> np.ndarray:
+        """ln T of β, clamped to the table's range."""
+        return np.clip(-np.log(KB * beta), self.log_t[0], self.log_t[-1])
+
+    def at(self, beta: np.ndarray) -> JointTerms:
+        """The tables at the inverse temperatures of one call (β clamped to the table's
+        range), evaluated once and shared by every chunk of models."""
+        log_t = self._log_t(beta)
         inside = (log_t > self.log_t[0]) & (log_t < self.log_t[-1])
         dlogt_dbeta = -1.0 / beta * inside              # flat beyond the table
         n_a, n_d = self.shape
         gamma = self._gamma(log_t).reshape(-1, n_a, n_d)
         dgamma = self._gamma(log_t, 1).reshape(-1, n_a, n_d) * dlogt_dbeta[:, None, None]
-        return (self._delta(log_t), self._delta(log_t, 1) * dlogt_dbeta[:, None], gamma,
-                dgamma, np.clip(self._var(log_t), 0.0, None))
-
-    def apply(self, terms: ShellTerms, theta: np.ndarray, beta: np.ndarray) -> None:
-        """Add the correction to the route's terms (n_T, M, n_α) in place; theta (M, N_D)."""
-        delta, ddelta, gamma, dgamma, var = self._at(beta)
-        dtheta = theta - self.theta_ref
-        terms.h += delta[:, None, :] + np.einsum("tik,mk->tmi", gamma, dtheta)
-        terms.e += ddelta[:, None, :] + np.einsum("tik,mk->tmi", dgamma, dtheta)
-        if terms.var is not None:
-            terms.var += var[:, None, :]
-
-    def shell_vectors(self, beta: np.ndarray) -> np.ndarray:
-        """Correction to U_i = ∂h_i/∂θ / β, (n_T, 1, n_α, N_D), descriptor units."""
-        return (self._at(beta)[2] / beta[:, None, None])[:, None]
-
-    def gradient(self, weights: np.ndarray, beta: np.ndarray) -> np.ndarray:
-        """Correction to D* − D0 = Σ_i w_i γ_i/β, (n_T, M, N_D); weights (n_T, M, n_α)."""
-        return np.einsum("tmi,tik->tmk", weights, self._at(beta)[2] / beta[:, None, None])
+        return JointTerms(self.theta_ref, beta, self._delta(log_t),
+                          self._delta(log_t, 1) * dlogt_dbeta[:, None], gamma, dgamma,
+                          np.clip(self._var(log_t), 0.0, None))
 
     def saddle_ess(self, alpha: np.ndarray, alphas: np.ndarray, beta: np.ndarray) -> np.ndarray:
         """Effective samples at α* (n_T, M): n_eff of the two shells bracketing α* at θ_ref,
         interpolated log-linearly in α; alpha (n_T, M), alphas (n_α,) ascending."""
-        log_t = np.clip(-np.log(KB * beta), self.log_t[0], self.log_t[-1])
-        log_ess = self._log_ess(log_t)                                   # (n_T, n_α)
+        log_ess = self._log_ess(self._log_t(beta))                       # (n_T, n_α)
         a = np.clip(np.nan_to_num(alpha, nan=alphas[0]), alphas[0], alphas[-1])
         lo = np.clip(np.searchsorted(alphas, a) - 1, 0, alphas.size - 2)
         frac = (a - alphas[lo]) / (alphas[lo + 1] - alphas[lo])
         lower = np.take_along_axis(log_ess, lo, axis=1)
         upper = np.take_along_axis(log_ess, lo + 1, axis=1)
         return np.exp(lower + frac * (upper - lower))
+
+
+@dataclass
+class JointTerms:
+    """:class:`JointCorrection` at the temperatures of one call: δ, dδ/dβ, var (n_T, n_α);
+    γ, dγ/dβ (n_T, n_α, N_D); β (n_T,)."""
+
+    theta_ref: np.ndarray
+    beta: np.ndarray
+    delta: np.ndarray
+    ddelta: np.ndarray
+    gamma: np.ndarray
+    dgamma: np.ndarray
+    var: np.ndarray
+
+    def apply(self, terms: ShellTerms, theta: np.ndarray) -> None:
+        """Add the correction to the route's terms (n_T, M, n_α) in place; theta (M, N_D)."""
+        dtheta = theta - self.theta_ref
+        terms.h += self.delta[:, None, :] + np.einsum("tik,mk->tmi", self.gamma, dtheta)
+        terms.e += self.ddelta[:, None, :] + np.einsum("tik,mk->tmi", self.dgamma, dtheta)
+        if terms.var is not None:
+            terms.var += self.var[:, None, :]
+
+    def shell_vectors(self) -> np.ndarray:
+        """Correction to U_i = ∂h_i/∂θ / β, (n_T, 1, n_α, N_D), descriptor units."""
+        return (self.gamma / self.beta[:, None, None])[:, None]
+
+    def gradient(self, weights: np.ndarray) -> np.ndarray:
+        """Correction to D* − D0 = Σ_i w_i γ_i/β, (n_T, M, N_D); weights (n_T, M, n_α)."""
+        return np.einsum("tmi,tik->tmk", weights, self.shell_vectors()[:, 0])
