@@ -17,7 +17,7 @@ import numpy as np
 from ..conventions import Conventions
 from ..errors import ArchiveError
 from ..jsonutil import to_jsonable
-from ..model import HarmonicReference, PhaseVolume, ShellStats
+from ..model import HarmonicReference, PhaseVolume, ShellStats, shells_have_raw
 from .frame import residual_correlation
 from .schema import (
     JSON_ATTRS,
@@ -138,7 +138,7 @@ def _shell_summary(s: ShellStats, reference: HarmonicReference,
 
 def _joint_status(pv: PhaseVolume) -> str:
     """Whether the estimator's joint correction (method.md §7) can be on for this volume."""
-    raw = all(s.raw is not None and len(s.raw) > 1 for s in pv.shells)
+    raw = shells_have_raw(pv.shells)
     theta = pv.provenance.get("reference_theta") is not None
     if raw and theta:
         return "on (raw descriptors and the reference θ are recorded)"

@@ -16,7 +16,7 @@ from ..constants import KB
 from ..conventions import Conventions
 from ..cores import available_cores
 from ..errors import EstimatorError
-from ..model import PhaseVolume
+from ..model import PhaseVolume, shells_have_raw
 from ..scoring.score_matching import (
     DEFAULT_DEGREE,
     DEFAULT_RIDGE,
@@ -26,7 +26,7 @@ from ..scoring.score_matching import (
     fit_phase_volume,
 )
 from .conjugate import N_SLOPES, POLY_TOL, ConjugateTables
-from .joint import ESS_MIN, JointCorrection, shells_have_raw
+from .joint import ESS_MIN, JointCorrection
 from .kinetic import DEFAULT_DEGREE as KINETIC_DEGREE
 from .kinetic import ReferenceEntropy, reference_entropy
 from .prediction import CLAMPED, LOW_SUPPORT, Prediction

@@ -38,7 +38,7 @@ from scipy.interpolate import CubicSpline
 
 from ..constants import KB
 from ..errors import EstimatorError
-from ..model import ShellStats
+from ..model import ShellStats, shells_have_raw
 from .saddle import ShellTerms
 
 ESS_MIN = 10.0
@@ -47,11 +47,6 @@ N_NODES = 64
 """Temperature nodes of the tables (uniform in ln T)."""
 T_BELOW, T_ABOVE = 0.25, 2.0
 """Table range: T_BELOW × the lowest to T_ABOVE × the highest shell temperature."""
-
-
-def shells_have_raw(shells: list[ShellStats]) -> bool:
-    """True when every shell kept its raw descriptors (``store_raw``)."""
-    return all(s.raw is not None and len(s.raw) > 1 for s in shells)
 
 
 def tilted_moments(raw: np.ndarray, d0: np.ndarray, theta: np.ndarray, beta: np.ndarray,

@@ -9,7 +9,7 @@
 
 from .phase_volume import DescriptorInfo, PhaseVolume
 from .reference import HarmonicReference, minimum_image
-from .shells import HIST_RANGE, N_BINS, N_POWERS, ShellStats
+from .shells import HIST_RANGE, N_BINS, N_POWERS, ShellStats, shells_have_raw
 
 __all__ = ["HIST_RANGE", "N_BINS", "N_POWERS", "DescriptorInfo", "HarmonicReference",
-           "PhaseVolume", "ShellStats", "minimum_image"]
+           "PhaseVolume", "ShellStats", "shells_have_raw", "minimum_image"]

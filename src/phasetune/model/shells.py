@@ -91,3 +91,8 @@ def inverse_kinetic_mean(stats: ShellStats) -> tuple[float, float]:
         var_b = float(np.sum(rows[ok, 0] ** 2 * (m_b - mean) ** 2)) / n**2 * nb / (nb - 1)
         var = max(var, var_b)
     return float(mean), float(var)
+
+
+def shells_have_raw(shells: list[ShellStats]) -> bool:
+    """True when every shell kept its raw descriptors (``store_raw``), at least two rows each."""
+    return all(s.raw is not None and len(s.raw) > 1 for s in shells)
