@@ -279,6 +279,16 @@ def test_loop_stops_when_shells_cannot_help(monkeypatch, tmp_path, two_phase_spe
     assert "issue 14" in info.value.hint and "--phase bcc" in info.value.hint
 
 
+def test_loop_asks_for_samples_when_the_edge_is_starved(monkeypatch, tmp_path, two_phase_spec):
+    from phasetune.estimator.extend import extend_campaign
+
+    _stub(monkeypatch, tmp_path, [{"bcc": (1300.0, "low_support"), "b2": (1500.0, "window")}])
+    with pytest.raises(EstimatorError) as info:
+        extend_campaign(two_phase_spec, 1500.0)
+    assert "too few effective samples" in info.value.message
+    assert "samples.per_isosurface" in info.value.hint and "--phase b2" in info.value.hint
+
+
 def test_loop_gives_up_after_its_rounds(monkeypatch, tmp_path, two_phase_spec):
     from phasetune.estimator.extend import extend_campaign
 

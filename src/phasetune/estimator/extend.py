@@ -214,10 +214,14 @@ def extend_campaign(spec: CampaignSpec, t_max: float, *, phases: list[str] | Non
                    else f"θ0 ({theta0.name}) is solved only up to {c.top.t_hi:.0f} K, and above "
                         f"it: {c.top.high.reason}")
             others = sorted({p.phase for p in out.checks} - {p.phase for p in blocked})
+            starved = c.top is not None and c.top.high.kind == "low_support"
             raise EstimatorError(
                 f"--t-max {t_max:g} K: {c.phase} v{c.volume_index}: {why}",
-                "the harmonic shells cannot carry this phase higher (issue 14; docs/campaign.md "
-                "'Extending toward T_max')"
+                ("more samples per shell, not more shells, carry this phase higher (raise "
+                 "samples.per_isosurface and run sample again; docs/campaign.md 'Extending "
+                 "toward T_max')" if starved else
+                 "the harmonic shells cannot carry this phase higher (issue 14; docs/campaign.md "
+                 "'Extending toward T_max')")
                 + (f"; extend the other phases alone with --phase {' --phase '.join(others)}"
                    if others else ""))
         if round_ == max_rounds:
