@@ -117,7 +117,8 @@ def basin_scan(atoms: Atoms, reference: HarmonicReference,
 
 def potential_sha256(potential: PairPotential | LinearPotential) -> str:
     """What a scan is recorded under: a pair potential's own hash (commands and files); for a
-    linear one, the hash of its descriptor spec, β0 and θ."""
+    linear one, the hash of its descriptor spec, β0 and θ. (Not its pair form's hash: a θ that
+    differs from its files is written to a temporary folder whose path enters the commands.)"""
     if isinstance(potential, LinearPotential):
         digest = hashlib.sha256(potential.spec.sha256.encode())
         digest.update(np.float64(potential.beta0()).tobytes())
