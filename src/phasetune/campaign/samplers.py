@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..constants import CU
+from ..constants import CU, KB
 from ..engine.calculators import DescriptorEvaluator, ForceEvaluator
 from ..engine.session import Engine
 from ..errors import PhasetuneError
@@ -254,6 +254,8 @@ class KineticSampler:
         self.masses = md.atoms.get_masses()
         self.n_atoms = len(self.masses)
         self.omega_bar = harmonic.reference.omega_bar
+        self.wave_vectors = bragg_vectors(harmonic.reference.positions,
+                                          np.array(md.atoms.cell))
         self.engine.commands([f"timestep {timestep!r}", "fix pt_nve all nve",
                               "thermo_style custom step pe", "thermo_modify norm no"])
         self._setup_done = False
@@ -301,6 +303,7 @@ class KineticSampler:
         epsilon = self.omega_bar * np.exp(alpha)
         self.start(epsilon, rng)
         rows, energies, reasons, drift = [], [], [], 0.0
+        low, high = 1.0, 0.0
         for _ in range(n):
             u = self.potential()
             drift = max(drift, abs(u + self.kinetic() - epsilon))
@@ -311,6 +314,8 @@ class KineticSampler:
             self.run(self.stride)
             u, k = self.potential(), self.kinetic()
             x = self.engine.positions()
+            order = float(structure_order(x, self.wave_vectors).mean())
+            low, high = min(low, order), max(high, order)
             d, reason = checked_descriptors(self.evaluator, self.check, x)
             if reason is not None:
                 reasons.append(reason)
@@ -318,11 +323,141 @@ class KineticSampler:
             rows.append(np.append(d, k))
             energies.append(u)
         batch = _batch(rows, energies, None, reasons, self.evaluator.spec.n_components + 1,
-                       {"max_energy_drift": drift, "epsilon": epsilon})
+                       {"max_energy_drift": drift, "epsilon": epsilon, "min_order": low,
+                        "max_order": high})
+        self.check_phase(alpha, low, high)
         # 1/k of the recorded k (the D column itself), for the microcanonical β(ε) (§4.5)
         batch.inv_kinetic = 1.0 / batch.D[:, -1]
         return batch
 
+    def check_phase(self, alpha: float, low: float, high: float) -> None:
+        """A crystal's shell must stay crystalline: the Bragg order (mean S(k)/N over the
+        lattice's shortest Bragg vectors, :func:`structure_order`) of every sample above
+        MELTED_ORDER, else :class:`CrystalMeltedError` names the shell."""
+        del high
+        if low < MELTED_ORDER:
+            epsilon = self.omega_bar * np.exp(alpha)
+            raise CrystalMeltedError(
+                f"kinetic shell α = {alpha:.4f} (ε = {epsilon:.4f} eV/atom): the Bragg order "
+                f"S(k)/N fell to {low:.2f} (< {MELTED_ORDER}) — the crystal melted or "
+                "transformed on this shell", "lower the shells' top temperature "
+                "(isosurfaces.temperatures or cover); a superheated crystal melts in NVE")
+
     @property
     def check(self) -> PhysicalCheck:
         return self.harmonic.check
+
+
+def bragg_vectors(lattice: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """The lattice's shortest Bragg wave vectors (m, 3) Å⁻¹ among the periodic cell's (S(k)/N
+    > 0.5 at the lattice positions (N, 3) Å; e.g. the 12 {110} vectors of BCC)."""
+    rec = 2.0 * np.pi * np.linalg.inv(np.asarray(cell, dtype=float)).T
+    span = np.arange(-8, 9)
+    hkl = np.array(np.meshgrid(span, span, span, indexing="ij")).reshape(3, -1).T
+    ks = hkl[np.any(hkl != 0, axis=1)] @ rec
+    ks = ks[structure_order(lattice, ks) > 0.5]
+    if not len(ks):
+        raise PhasetuneError("the starting lattice shows no Bragg peak within 8 cell harmonics")
+    norms = np.linalg.norm(ks, axis=1)
+    return ks[norms <= norms.min() * (1.0 + 1e-6)]
+
+
+def structure_order(positions: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """S(k)/N = |Σ_j exp(ik·r_j)|²/N² for each wave vector (m,) (1 for a perfect crystal at its
+    Bragg peaks, O(1/N) for a liquid)."""
+    phase = np.exp(1j * (np.asarray(positions) @ ks.T))
+    return np.abs(phase.sum(axis=0)) ** 2 / positions.shape[0] ** 2
+
+
+MELTED_ORDER = 0.2
+"""Bragg order below which a crystal's kinetic shell is declared melted (crystals ≈ 0.5–1)."""
+
+
+class CrystalMeltedError(PhasetuneError):
+    """A crystal's kinetic shell melted (its Bragg order vanished)."""
+
+
+class LiquidCrystallisedError(PhasetuneError):
+    """A liquid shell's atoms stopped diffusing: the liquid crystallised (or froze) on it."""
+
+
+class LiquidSampler(KineticSampler):
+    """Constant-energy shells of the melted reference: a liquid phase (method.md §4.6).
+
+    Identical to :class:`KineticSampler` (shells K + E_ref − N·E0 = Nε, ε = ω̄e^α, fresh momentum
+    directions between samples, D with K/N appended, 1/k recorded) except for the start: each
+    chunk melts the lattice by Langevin MD at ``melt_temperature`` (K) for ``melt_steps`` steps,
+    then brings the liquid onto the shell (cooling by Langevin while its potential energy is above
+    0.9 Nε, then exact rescaling of the kinetic energy to Nε − U) and equilibrates by NVE.  Every
+    sample's order, the mean S(k)/N over the lattice's shortest Bragg vectors
+    (:func:`structure_order`), must stay below ``max_order`` (a crystal ≈ 0.5–1, a liquid of N
+    atoms a few /N), else :class:`LiquidCrystallisedError` names the shell.  The atoms'
+    mean-squared displacement over the chunk (summed from minimum-image steps) is reported too;
+    it is small even for a liquid because fresh momentum directions every ``stride`` steps slow
+    diffusion.
+
+    The lattice (E0, D0, cell, N) is only the energy origin and the starting point.
+    """
+
+    def __init__(self, md: ForceEvaluator, evaluator: DescriptorEvaluator,
+                 harmonic: HessianSampler, *, melt_temperature: float, melt_steps: int = 2000,
+                 max_order: float = 0.3, **kinetic):
+        super().__init__(md, evaluator, harmonic, **kinetic)
+        self.melt_temperature, self.melt_steps = float(melt_temperature), int(melt_steps)
+        self.max_order = float(max_order)
+        self.cell = np.array(md.atoms.cell)
+        self._inverse_cell = np.linalg.inv(self.cell)
+        self._travel: np.ndarray | None = None
+        """Unwrapped displacement (N, 3) Å since the end of the last start, or None."""
+
+    def _langevin(self, temperature: float, steps: int, rng: np.random.Generator) -> None:
+        t = f"{temperature!r}"
+        self.engine.command(f"fix pt_lgv all langevin {t} {t} 0.1 "
+                            f"{int(rng.integers(1, 900_000_000))} zero yes")
+        self._setup_done = False  # fixes changed: LAMMPS must set up the next run
+        self.run(steps)
+        self.engine.command("unfix pt_lgv")
+        self._setup_done = False
+
+    def start(self, epsilon: float, rng: np.random.Generator) -> None:
+        """Melt the lattice, cool until U < 0.9 Nε, then place the liquid exactly on ε."""
+        self._travel = None
+        self.engine.evaluate(self.harmonic.reference.positions)
+        self._setup_done = False
+        self.refresh(1.5 * KB * self.melt_temperature, rng)
+        self._langevin(self.melt_temperature, self.melt_steps, rng)
+        t_cool = max(0.5 * self.melt_temperature, 100.0)
+        for _ in range(40):
+            if self.potential() < 0.9 * epsilon:
+                break
+            self._langevin(t_cool, max(5 * self.stride, 50), rng)
+            t_cool *= 0.8
+        else:
+            raise PhasetuneError(f"liquid sampler: the liquid stays above the shell "
+                                 f"ε = {epsilon:g} eV/atom (potential energy "
+                                 f"{self.potential():g} eV/atom)",
+                                 "raise the liquid's energy_offset or its shell temperatures")
+        self.refresh(epsilon - self.potential(), rng)
+        self.run(self.equilibration)
+        self._travel = np.zeros((self.n_atoms, 3))
+
+    def run(self, steps: int) -> None:
+        before = None if self._travel is None else self.engine.positions()
+        super().run(steps)
+        if before is not None:
+            frac = (self.engine.positions() - before) @ self._inverse_cell
+            self._travel += (frac - np.round(frac)) @ self.cell
+
+    def check_phase(self, alpha: float, low: float, high: float) -> None:
+        """The liquid must stay liquid: Bragg order of every sample below ``max_order``, else
+        :class:`LiquidCrystallisedError` names the shell."""
+        del low
+        if high > self.max_order:
+            epsilon = self.omega_bar * np.exp(alpha)
+            msd = 0.0 if self._travel is None else float(np.mean(np.sum(self._travel**2, 1)))
+            raise LiquidCrystallisedError(
+                f"liquid shell α = {alpha:.4f} (ε = {epsilon:.4f} eV/atom): the structure factor "
+                f"at the lattice's first Bragg peak reached S(k)/N = {high:.2f} "
+                f"(> max_order {self.max_order:g}; mean squared displacement {msd:.3g} Å²) — "
+                "the liquid crystallised",
+                "raise the liquid's shell temperatures (liquid.temperatures, energy_offset)")

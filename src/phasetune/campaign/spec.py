@@ -122,9 +122,46 @@ VolumesField = Annotated[
                                        "{around: equilibrium, span: [-4 %, +6 %], count: 7}")]
 
 
+class LiquidSpec(_Model):
+    """A liquid phase (issue 15): kinetic shells of the melted reference (method.md §4.6).
+
+    The phase's ``structure`` and ``cells`` give the cell, the atom count and the energy origin
+    (the lattice's E0_ref and D0 at each volume); every chunk melts that lattice at
+    ``melt_temperature`` (K) for ``melt_steps`` Langevin steps, then places the liquid on its shell.
+    Shell temperatures map to energies as ε(T) = 3k_BT + ``energy_offset`` (eV/atom above the
+    lattice: the liquid's excess energy, ≈ the heat of fusion plus the anharmonic energy at T).
+    A chunk whose structure factor at the lattice's first Bragg peak exceeds ``max_order``
+    (S(k)/N: ≈ 0.5–1 for a crystal, a few /N for a liquid) crystallised and fails with a message
+    naming the shell.
+    """
+
+    melt_temperature: PositiveFloat
+    melt_steps: PositiveInt = 2000
+    energy_offset: float = Field(default=0.0, ge=0.0)
+    max_order: float = Field(default=0.3, gt=0.0, lt=1.0)
+    temperatures: tuple[PositiveFloat, PositiveFloat] | None = None
+    """The liquid's own shell range [T_lo, T_hi] (K), instead of ``isosurfaces.temperatures``."""
+    cover: float = Field(default=1.1, ge=1.0)
+    """The liquid's grid cover (instead of ``isosurfaces.cover``: a supercooled liquid far below
+    its range crystallises, so the liquid's grid stays close to it)."""
+
+    @field_validator("temperatures")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError("the range must be [T_lo, T_hi] with T_lo < T_hi")
+        return value
+
+    def settings(self) -> dict[str, float]:
+        """What the liquid sampler needs (melting and the crystallisation check)."""
+        return {"melt_temperature": float(self.melt_temperature),
+                "melt_steps": int(self.melt_steps), "max_order": float(self.max_order)}
+
+
 class PhaseSpec(_Model):
     """One crystal phase sampled at one or more volumes (listed, or a generated grid that
-    :func:`phasetune.campaign.volume_grid.resolve_volume_grids` turns into a list)."""
+    :func:`phasetune.campaign.volume_grid.resolve_volume_grids` turns into a list); with
+    ``liquid``, the liquid made by melting that crystal (kinetic flavour only)."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
     structure: Literal[STRUCTURES]  # type: ignore[valid-type]
@@ -134,6 +171,7 @@ class PhaseSpec(_Model):
     lattice_constants: list[PositiveFloat] | None = Field(default=None, min_length=1)
     covera: PositiveFloat | None = None
     mass: PositiveFloat | None = None
+    liquid: LiquidSpec | None = None
 
     @field_validator("cells", mode="before")
     @classmethod
@@ -295,6 +333,14 @@ class CampaignSpec(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"phase names must be unique: {', '.join(dupes)} repeated")
+        return self
+
+    @model_validator(mode="after")
+    def _liquid_is_kinetic(self) -> CampaignSpec:
+        liquid = [p.name for p in self.phases if p.liquid is not None]
+        if liquid and self.flavour != "kinetic":
+            raise ValueError(f"phase {liquid[0]} is a liquid: liquids need flavour: kinetic "
+                             "(no harmonic reference describes a liquid)")
         return self
 
     @property
@@ -497,7 +543,8 @@ def check_phase_cells(phase: PhaseSpec, cutoff: float, where: str) -> None:
 # -- isosurface grid ------------------------------------------------------------------------------
 def isosurface_grid(iso: IsosurfaceSpec, reference: HarmonicReference,
                      conventions: Conventions = GRID_CONVENTIONS,
-                     t_max: float | None = None) -> tuple[np.ndarray, list[str], list[str]]:
+                     t_max: float | None = None, liquid: LiquidSpec | None = None,
+                     ) -> tuple[np.ndarray, list[str], list[str]]:
     """Shell labels α (ascending; e^α in Å², per atom) for a harmonic reference.
 
     Args:
@@ -508,15 +555,22 @@ def isosurface_grid(iso: IsosurfaceSpec, reference: HarmonicReference,
             T_hi, shells are appended on the grid's own lattice until α_H(cover·t_max) is covered
             — the fixed lattice α = kΔα with ``spacing``, the count grid continued at its spacing
             (α_lo + kΔα) with ``count``; the shells of the YAML range are unchanged either way.
+        liquid: a liquid phase's settings: its own temperature range (if given) and the energy
+            map ε(T) = 3k_BT + energy_offset, i.e. α(T) = ln(e^{α_H(T)} + offset/ω̄).
 
     Returns:
         (alphas, warnings, notes): warnings say when the requested temperatures sit too close to
         the grid edges for α* to be *solved*; notes say when the spacing is coarser than
         MAX_SPACING (fine for a demonstration, not for meV/atom accuracy).
     """
-    t_lo, t_hi = iso.temperatures
+    t_lo, t_hi = iso.temperatures if liquid is None or liquid.temperatures is None \
+        else liquid.temperatures
+    offset = 0.0 if liquid is None else liquid.energy_offset / reference.omega_bar
+    if liquid is not None:
+        iso = iso.model_copy(update={"cover": liquid.cover})
+
     def alpha_h(t: float) -> float:
-        return float(reference.harmonic_alpha(t, conventions))
+        return float(np.log(np.exp(reference.harmonic_alpha(t, conventions)) + offset))
 
     a_lo, a_hi = alpha_h(t_lo / iso.cover), alpha_h(t_hi * iso.cover)
     t_top = max(t_hi, t_max or t_hi)

@@ -52,6 +52,9 @@ class ShellState:
     n_unphysical: int = 0
     examples: list[str] = field(default_factory=list)
     max_energy_drift: float = 0.0
+    order: tuple[float, float] | None = None
+    """Kinetic shells: the range of the samples' Bragg order (mean S(k)/N at the lattice's first
+    Bragg peak: a crystal ≈ 0.5–1, a liquid ≈ 1/N), None for Hessian shells."""
     frame_forced: bool = False
 
     @property
@@ -91,6 +94,12 @@ class ShellState:
             self.examples = (self.examples + batch.reasons)[:5]
             self.max_energy_drift = max(self.max_energy_drift,
                                         float(batch.diagnostics.get("max_energy_drift", 0.0)))
+            if "max_order" in batch.diagnostics:
+                lo = float(batch.diagnostics["min_order"])
+                hi = float(batch.diagnostics["max_order"])
+                if self.order is not None:
+                    lo, hi = min(lo, self.order[0]), max(hi, self.order[1])
+                self.order = (lo, hi)
             if path is not None:
                 self.uncommitted.append(path)
         return merged
@@ -114,7 +123,8 @@ class ShellState:
         return {"alpha": self.alpha, "n_unphysical": self.n_unphysical,
                 "unphysical_examples": self.examples, "empty_chunks": sorted(self.empty_chunks),
                 "frame_forced": self.frame_forced, "max_energy_drift": self.max_energy_drift,
-                "ealpha_max_rel_dev": self.acc.ealpha_max_rel_dev if self.acc else 0.0}
+                "ealpha_max_rel_dev": self.acc.ealpha_max_rel_dev if self.acc else 0.0,
+                **({} if self.order is None else {"bragg_order": list(self.order)})}
 
 
 @dataclass
@@ -229,9 +239,11 @@ def build_groups(spec: CampaignSpec, archive: Archive | None,
                 theta=ref_pot.theta if energy_mode == "linear" else None,
                 reference_potential=pair,
                 min_distance=spec.min_distance,
-                kinetic=spec.kinetic.model_dump()).with_fingerprint()
+                kinetic=spec.kinetic.model_dump(),
+                liquid=phase.liquid.settings() if phase.liquid else {}).with_fingerprint()
             alphas, warnings, notes = isosurface_grid(
-                spec.isosurfaces, ref, t_max=(extended_to or {}).get(phase.name))
+                spec.isosurfaces, ref, t_max=(extended_to or {}).get(phase.name),
+                liquid=phase.liquid)
             shells = _shells(spec, old, alphas, len(labels), pilot, energy_mode != "none")
             provenance = {"phase": phase.model_dump(mode="json"), "volume_index": j,
                           "volume_input": kwargs, "chunk": spec.samples.chunk, "pilot": pilot,
@@ -305,6 +317,7 @@ def _shells(spec: CampaignSpec, old: PhaseVolume | None, alphas: np.ndarray, n_d
         state.examples = list(prov.get("unphysical_examples", []))
         state.max_energy_drift = float(prov.get("max_energy_drift", 0.0))
         state.frame_forced = bool(prov.get("frame_forced", False))
+        state.order = tuple(prov["bragg_order"]) if "bragg_order" in prov else None
         state.acc.ealpha_max_rel_dev = float(prov.get("ealpha_max_rel_dev", 0.0))
         shells.append(state)
     for stats in archived:  # in the archive, not in the spec: kept untouched

@@ -32,6 +32,7 @@ from ..potentials.linear import DescriptorSpec, PairPotential
 from .samplers import (
     HessianSampler,
     KineticSampler,
+    LiquidSampler,
     PhysicalCheck,
     SampleBatch,
     engine_energy,
@@ -71,6 +72,8 @@ class GroupPayload:
         reference_potential: the reference potential (engine energies, kinetic MD).
         min_distance: unphysical threshold as a fraction of the nearest-neighbour distance.
         kinetic: NVE settings (timestep ps, stride and equilibration steps).
+        liquid: a liquid phase's melting settings (:class:`~phasetune.campaign.samplers.
+            LiquidSampler`), empty for crystals.
     """
 
     key: str
@@ -84,6 +87,7 @@ class GroupPayload:
     reference_potential: PairPotential | None = None
     min_distance: float = 0.5
     kinetic: dict = field(default_factory=dict)
+    liquid: dict = field(default_factory=dict)
     fingerprint: str = ""
 
     def with_fingerprint(self) -> GroupPayload:
@@ -92,7 +96,8 @@ class GroupPayload:
         harmonic = self.harmonic
         digest = hashlib.sha256(repr((self.key, self.flavour, self.spec.sha256, harmonic.E0,
                                       self.energy_mode, self.min_distance,
-                                      sorted(self.kinetic.items()))).encode())
+                                      sorted(self.kinetic.items()),
+                                      sorted(self.liquid.items()))).encode())
         for arr in (self.atoms.positions, np.array(self.atoms.cell), harmonic.omega,
                     harmonic.vectors, self.d0,
                     self.theta if self.theta is not None else np.zeros(0)):
@@ -164,7 +169,7 @@ def reset_worker() -> None:
     _STATE.update(key=None, sampler=None, engines={})
 
 
-def build_sampler(payload: GroupPayload) -> HessianSampler | KineticSampler:
+def build_sampler(payload: GroupPayload) -> HessianSampler | KineticSampler | LiquidSampler:
     """The sampler of one group on this process's engines."""
     evaluator = DescriptorEvaluator(payload.atoms, payload.spec, engine=_engine("descriptors"))
     check = PhysicalCheck(payload.atoms.positions, np.array(payload.atoms.cell),
@@ -180,6 +185,8 @@ def build_sampler(payload: GroupPayload) -> HessianSampler | KineticSampler:
     if payload.flavour == "hessian":
         return harmonic
     md = ForceEvaluator(payload.atoms, payload.reference_potential, engine=_engine("reference"))
+    if payload.liquid:
+        return LiquidSampler(md, evaluator, harmonic, **payload.kinetic, **payload.liquid)
     return KineticSampler(md, evaluator, harmonic, **payload.kinetic)
 
 

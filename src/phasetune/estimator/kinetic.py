@@ -26,6 +26,15 @@ g is fitted over the shells by weighted least squares (weights 1/σ_i², σ_i fr
   s_ref(α) = s_H(α_1) + c_1 + ∫_{α_1}^{α} g dα', with the optional first-order anharmonic
   correction c_1 = g(α_1) − r_n (exact when g − r_n ∝ ε below α_1).
 
+A liquid (method.md §4.6) has no harmonic limit: its shells use the ``"log"`` fit anchored on one
+free energy of the reference, F_vib(T_a) = F(T_a) − E0 from liquid TI (:class:`LiquidAnchor`).
+The saddle at θ = θ0 is exact on kinetic shells (θ0·(D − D0) + k = ε), so
+−β_aF_vib = max_α[s_ref(α) − β_aε(α)]: at α_a with g(α_a) = β_aε(α_a),
+
+      s_ref(α) = β_a(ε(α_a) − F_vib) + ∫_{α_a}^{α} g dα′,
+
+with σ² = J Cov Jᵀ + (β_aσ_F)² (α_a is stationary: its own noise enters at second order).
+
 The fit covariance (scaled by the Birge ratio) gives σ of s_ref(α).  Another mode count
 r (method.md §3) adds the harmonic difference s_H^{(r)}(α) − s_H^{(r_n)}(α) = const + (r − r_n)α,
 as the harmonic route changes the slope of its shell measure from r_n/2 to r/2.
@@ -46,7 +55,30 @@ from ..model.shells import inverse_kinetic_mean
 
 DEFAULT_DEGREE = 2
 """Degree Q of the fit of g(α) = ds_ref/dα (``"power"``: powers ε¹ … ε^Q; ``"log"``: t⁰ … t^Q)."""
-MODELS = ("power", "log")
+MODELS = ("power", "log", "anchored")
+
+
+@dataclass(frozen=True)
+class LiquidAnchor:
+    """One free energy of the reference potential on a liquid's (phase, volume): the constant of
+    its shell measure (method.md §4.6).
+
+    Attributes:
+        temperature: T_a, K.
+        free_energy: F per atom, eV/atom, in the COM-fixed convention F^(3N−3) of liquid TI
+            (θ0, same N and volume, β0 included).
+        sigma: its σ, eV/atom.
+        source: where it comes from (a file name and its SHA-256), for provenance.
+    """
+
+    temperature: float
+    free_energy: float
+    sigma: float
+    source: str = ""
+
+    def to_dict(self) -> dict:
+        return {"T": self.temperature, "F": self.free_energy, "sigma": self.sigma,
+                "source": self.source}
 
 PREDATES = ("re-sample: this kinetic archive predates the ⟨1/K⟩ shell record "
             "(shells/<k>/inv_kinetic), which the kinetic estimator needs")
@@ -93,6 +125,14 @@ class ReferenceEntropy:
     omega_bar: float
     harmonic_constant: float
     """s_H^{(r_n)}(α) = r_n α + harmonic_constant."""
+    anchor_alpha: float | None = None
+    """α of the anchor (``"anchored"``: α_a; otherwise the lowest shell)."""
+    anchor_sigma: float = 0.0
+    """σ of the anchor value itself (``"anchored"``: β_aσ_F), added in quadrature."""
+
+    @property
+    def alpha_anchor(self) -> float:
+        return float(self.alphas[0] if self.anchor_alpha is None else self.anchor_alpha)
 
     def _t(self, alpha):
         return (np.asarray(alpha, dtype=float) - self.centre) / self.half
@@ -112,7 +152,7 @@ class ReferenceEntropy:
         q = np.arange(self.coef.size)
         if self.model == "power":
             return self._x(alpha)[..., None] ** (q + 1) / (q + 1)
-        t, t1 = self._t(alpha)[..., None], self._t(self.alphas[0])
+        t, t1 = self._t(alpha)[..., None], self._t(self.alpha_anchor)
         j = self.half * (t ** (q + 1) - t1 ** (q + 1)) / (q + 1)
         if self.apply_correction:
             j = j + t1**q
@@ -132,7 +172,8 @@ class ReferenceEntropy:
     def sigma(self, alpha) -> np.ndarray:
         """σ of s_ref(α) from the fit covariance."""
         j = self.design(alpha)
-        return np.sqrt(np.clip(np.einsum("...p,pq,...q->...", j, self.cov, j), 0.0, None))
+        var = np.einsum("...p,pq,...q->...", j, self.cov, j) + self.anchor_sigma**2
+        return np.sqrt(np.clip(var, 0.0, None))
 
     def fitted_slope(self, alpha) -> np.ndarray:
         """g(α) of the fit (native mode count)."""
@@ -158,7 +199,7 @@ class ReferenceEntropy:
                     for k in range(n)]
             return np.array([0.0, 1.0, 2.0, self.harmonic_constant + self.offset, lin, *exps])
         m = np.zeros(n + 1)
-        t1 = self._t(self.alphas[0])
+        t1 = self._t(self.alpha_anchor)
         m[0] = self.anchor - (self.r_native if self.apply_correction else 0.0) + self.offset \
             + self.slope * self.centre
         m[1] = self.slope * self.half
@@ -169,12 +210,27 @@ class ReferenceEntropy:
         return np.concatenate([[self.centre, self.half, float(n + 1)], m])
 
     def summary(self) -> dict:
-        return {"model": self.model, "anchor_alpha": float(self.alphas[0]),
+        return {"model": self.model, "anchor_alpha": self.alpha_anchor,
                 "anchor": self.anchor, "anchor_correction": self.correction,
                 "anchor_correction_sigma": self.correction_sigma,
                 "anchor_correction_applied": self.apply_correction or self.model == "power",
+                "anchor_sigma": self.anchor_sigma,
                 "slope_fit_birge": self.birge, "slope_fit_degree": int(self.coef.size),
                 "g_native": self.r_native}
+
+
+def stored_anchor(phase_volume: PhaseVolume) -> LiquidAnchor:
+    """The liquid anchor attached to a (phase, volume) (``provenance["liquid_anchor"]``)."""
+    ref = phase_volume.reference
+    stored = phase_volume.provenance.get("liquid_anchor")
+    if not stored:
+        raise EstimatorError(
+            f"the liquid {ref.phase} at {ref.volume:g} Å³/atom has no free-energy anchor: its "
+            "shells give the entropy only up to a constant",
+            "run liquid TI of the reference potential at this volume (phasetune ti --structure "
+            "liquid … --json > ti.json) and attach it (phasetune anchor ARCHIVE ti.json)")
+    return LiquidAnchor(float(stored["T"]), float(stored["F"]), float(stored["sigma"]),
+                        str(stored.get("source", "")))
 
 
 def shell_slopes(phase_volume: PhaseVolume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,10 +255,16 @@ def shell_slopes(phase_volume: PhaseVolume) -> tuple[np.ndarray, np.ndarray, np.
 
 def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
                       degree: int = DEFAULT_DEGREE, anchor_correction: bool = True,
-                      model: str = "power") -> ReferenceEntropy:
-    """Fit g(α) over the kinetic shells and build s_ref (module docstring)."""
+                      model: str = "power",
+                      anchor: LiquidAnchor | None = None) -> ReferenceEntropy:
+    """Fit g(α) over the kinetic shells and build s_ref (module docstring); ``model="anchored"``
+    (liquids) needs ``anchor``."""
     if model not in MODELS:
-        raise EstimatorError(f"unknown kinetic measure model {model!r}", "use 'power' or 'log'")
+        raise EstimatorError(f"unknown kinetic measure model {model!r}",
+                             "use 'power', 'log' or 'anchored'")
+    if (model == "anchored") != (anchor is not None):
+        raise EstimatorError("the 'anchored' shell measure (liquids) needs a LiquidAnchor, and "
+                             "only it takes one")
     ref = phase_volume.reference
     alphas, g, sig = shell_slopes(phase_volume)
     if alphas.size < 3:
@@ -212,13 +274,19 @@ def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
                              "sample more per shell")
     r_n = ref.n_modes / ref.n_atoms
     r = ref.modes_per_atom(conventions)
+    if anchor is not None:
+        r_n = r = (3.0 * ref.n_atoms - 3.0) / ref.n_atoms
+        if conventions.modes != "3N-3":
+            raise EstimatorError(
+                f"a liquid's free energy is defined in the COM-fixed convention (modes 3N-3), "
+                f"not {conventions.modes!r}", "use Conventions(modes='3N-3') (--modes 3N-3)")
     centre, half = 0.5 * (alphas[0] + alphas[-1]), 0.5 * (alphas[-1] - alphas[0])
     eps = ref.omega_bar * np.exp(alphas)
     if model == "power":
         n_coef = int(min(max(degree, 1), alphas.size - 1))
         design = (eps / eps[-1])[:, None] ** np.arange(1, n_coef + 1)
         target = g - r_n
-    else:
+    else:  # "log" and "anchored"
         n_coef = int(min(degree, alphas.size - 2)) + 1
         design = ((alphas - centre) / half)[:, None] ** np.arange(n_coef)
         target = g
@@ -229,7 +297,7 @@ def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
     chi2 = float(np.sum(((design @ coef - target) / sig) ** 2))
     birge = max(1.0, np.sqrt(chi2 / dof)) if dof > 0 else 1.0
     cov = cov * birge**2
-    anchor = float(microcanonical_entropy(eps[0], ref.omega, ref.mass, r_n))
+    s_anchor = float(microcanonical_entropy(eps[0], ref.omega, ref.mass, r_n))
     harmonic_constant = float(microcanonical_entropy(ref.omega_bar, ref.omega, ref.mass, r_n))
     # convention term s_H^{(r)}(α) − s_H^{(r_n)}(α) = offset + (r − r_n)α
     offset = float(microcanonical_entropy(ref.omega_bar, ref.omega, ref.mass, r)) \
@@ -237,6 +305,35 @@ def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
     j1 = design[0]
     corr = float(j1 @ coef - (0.0 if model == "power" else r_n))
     corr_sigma = float(np.sqrt(max(j1 @ cov @ j1, 0.0)))
+    if anchor is None:
+        return ReferenceEntropy(model, alphas, g, sig, centre, half, float(eps[-1]), coef, cov,
+                                birge, s_anchor, corr, corr_sigma, bool(anchor_correction), r_n,
+                                r, offset, r - r_n, ref.omega_bar, harmonic_constant)
+    beta = 1.0 / (KB * anchor.temperature)
+    alpha_a = _anchor_alpha(coef, centre, half, ref.omega_bar, beta, alphas)
+    value = beta * (ref.omega_bar * np.exp(alpha_a) - (anchor.free_energy - ref.E0))
     return ReferenceEntropy(model, alphas, g, sig, centre, half, float(eps[-1]), coef, cov,
-                            birge, anchor, corr, corr_sigma, bool(anchor_correction), r_n, r,
-                            offset, r - r_n, ref.omega_bar, harmonic_constant)
+                            birge, float(value), 0.0, 0.0, False, r_n, r, 0.0, 0.0,
+                            ref.omega_bar, harmonic_constant, anchor_alpha=alpha_a,
+                            anchor_sigma=beta * anchor.sigma)
+
+
+def _anchor_alpha(coef: np.ndarray, centre: float, half: float, omega_bar: float, beta: float,
+                  alphas: np.ndarray) -> float:
+    """α_a where the fitted g(α) = β_a ε(α): the shell of the anchor temperature."""
+    def gap(a: float) -> float:
+        t = (a - centre) / half
+        return float(np.polyval(coef[::-1], t) - beta * omega_bar * np.exp(a))
+
+    lo, hi = float(alphas[0]), float(alphas[-1])
+    if not gap(lo) > 0.0 > gap(hi):
+        t_lo = omega_bar * np.exp(lo) / (KB * np.polyval(coef[::-1], (lo - centre) / half))
+        t_hi = omega_bar * np.exp(hi) / (KB * np.polyval(coef[::-1], (hi - centre) / half))
+        raise EstimatorError(
+            f"the liquid anchor's temperature {1.0 / (KB * beta):.0f} K is outside the shells' "
+            f"temperatures {t_lo:.0f}–{t_hi:.0f} K",
+            "anchor with a liquid TI inside the sampled range, or sample shells around it")
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if gap(mid) > 0.0 else (lo, mid)
+    return 0.5 * (lo + hi)

@@ -26,6 +26,7 @@ from ..scoring.score_matching import (
     PhaseVolumeFit,
     fit_phase_volume,
 )
+from .anchors import attach_anchors
 from .ddos import DDOSEstimator
 
 
@@ -128,7 +129,8 @@ def load_volume_estimators(archive: str | Path, *, phases: list[str] | None = No
         indices = range(len(data.volumes(name))) if volume_index is None else [volume_index]
         out[name] = []
         for k in indices:
-            pv = data.get(name, k)
+            pv = attach_anchors(archive, data.get(name, k),
+                                data.metadata.get("reference_potential", {}).get("sha256"))
             if refit:
                 fit = fitted(archive, name, k, pv, degree, ridge).fit
             else:

@@ -48,3 +48,9 @@ class PhaseVolume:
     @property
     def alphas(self) -> np.ndarray:
         return np.array([s.alpha for s in self.shells])
+
+    @property
+    def liquid(self) -> bool:
+        """A liquid phase (kinetic shells of the melted lattice, method.md §4.6)."""
+        phase = self.provenance.get("phase")
+        return isinstance(phase, dict) and phase.get("liquid") is not None

@@ -1,0 +1,117 @@
+"""The free-energy anchors of liquid phases, kept beside their archive (method.md §4.6).
+
+A liquid's kinetic shells give its entropy up to a constant; one free energy of the reference
+potential per (phase, volume) — liquid TI of θ0 at one temperature — fixes it.  Anchors live in
+``<archive>.anchors.json`` (format ``phasetune-anchors`` v1): per phase, per volume tag (Å³/atom,
+6 decimals), the anchor's T (K), F^(3N−3) (eV/atom), σ (eV/atom), the reference potential's
+SHA-256 and the source file's name and SHA-256.  :func:`attach_anchors` puts them into the
+phase volumes' provenance, where the estimator finds them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from ..atomic import atomic_write
+from ..errors import ArchiveError, PhasetuneError
+from ..model import PhaseVolume
+from .kinetic import LiquidAnchor
+
+FORMAT = "phasetune-anchors"
+VERSION = 1
+VOLUME_RTOL = 1e-6
+
+
+def record_path(archive: str | Path) -> Path:
+    """``<archive>.anchors.json``."""
+    return Path(f"{archive}.anchors.json")
+
+
+def volume_key(volume: float) -> str:
+    return f"{volume:.6f}"
+
+
+def read_anchors(archive: str | Path) -> dict:
+    """{phase: {volume tag: anchor dict}} of the archive's anchor record ({} if none)."""
+    path = record_path(archive)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ArchiveError(f"{path}: not a readable anchor record ({exc})",
+                           "delete it and attach the liquid TI again (phasetune anchor)") from exc
+    if data.get("format") != FORMAT or data.get("version") != VERSION:
+        raise ArchiveError(f"{path}: not a {FORMAT} v{VERSION} file",
+                           "delete it and attach the liquid TI again (phasetune anchor)")
+    return data["phases"]
+
+
+def write_anchor(archive: str | Path, phase: str, volume: float, anchor: LiquidAnchor,
+                 potential_sha256: str) -> Path:
+    """Add (or replace) the anchor of one (phase, volume), atomically."""
+    phases = read_anchors(archive)
+    phases.setdefault(phase, {})[volume_key(volume)] = {
+        **anchor.to_dict(), "volume": float(volume), "potential_sha256": potential_sha256}
+    path = record_path(archive)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps({"format": FORMAT, "version": VERSION, "phases": phases},
+                                  indent=1, ensure_ascii=False))
+    return path
+
+
+def attach_anchors(archive: str | Path, phase_volume: PhaseVolume,
+                   reference_sha256: str | None = None) -> PhaseVolume:
+    """``phase_volume`` with its recorded anchor in ``provenance["liquid_anchor"]`` (unchanged
+    for crystals and for liquids without one; the estimator then names the fix).  An anchor made
+    with another reference potential than the archive's is refused."""
+    if not phase_volume.liquid:
+        return phase_volume
+    ref = phase_volume.reference
+    stored = read_anchors(archive).get(ref.phase, {}).get(volume_key(ref.volume))
+    if stored is None:
+        return phase_volume
+    if reference_sha256 and stored.get("potential_sha256") not in (None, reference_sha256):
+        raise ArchiveError(
+            f"{record_path(archive)}: the anchor of {ref.phase} at {ref.volume:g} Å³/atom was "
+            "computed with another potential than the archive's reference",
+            "run liquid TI with the archive's reference potential and attach it again")
+    return replace(phase_volume, provenance=dict(phase_volume.provenance, liquid_anchor=stored))
+
+
+def anchor_from_ti(path: str | Path, temperature: float | None = None
+                   ) -> tuple[LiquidAnchor, float, int, str]:
+    """(anchor, volume Å³/atom, N, potential SHA-256) from a ``phasetune ti --structure liquid
+    --json`` file; ``temperature`` picks a row when the file has several (default: the only)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise PhasetuneError(f"{path}: not a readable JSON file ({exc})",
+                             "give the output of phasetune ti --structure liquid --json") from exc
+    rows = data.get("temperatures") if isinstance(data, dict) else None
+    if not rows or data.get("phase", data.get("structure_kind")) not in ("liquid", None):
+        raise PhasetuneError(f"{path}: no liquid TI temperatures in it",
+                             "give the output of phasetune ti --structure liquid --json")
+    if temperature is not None:
+        rows = [r for r in rows if abs(float(r["T"]) - temperature) < 1e-6]
+    if len(rows) != 1:
+        found = ", ".join(f"{float(r['T']):g} K" for r in data["temperatures"])
+        raise PhasetuneError(f"{path}: {len(rows)} rows match; temperatures there: {found}",
+                             "pick one with --temperature")
+    row = rows[0]
+    try:
+        n_atoms = int(data["n_atoms"])
+        volume = float(data["volume_box"]) / n_atoms
+        f = float(row["F_3N-3"])
+        sigma = float(row["sigma"])
+        sha = str(data["potential"]["sha256"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PhasetuneError(f"{path}: missing field {exc} of a liquid TI result",
+                             "give the output of phasetune ti --structure liquid --json") from exc
+    source = f"{path.name} sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
+    return LiquidAnchor(float(row["T"]), f, sigma, source), volume, n_atoms, sha

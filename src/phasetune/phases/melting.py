@@ -1,0 +1,178 @@
+"""Melting: T_m(θ, P) from G_solid = G_liquid (method.md §8.3).
+
+Both phases are :class:`~phasetune.pressure.phase.PressurePhase` objects (several volumes each);
+the liquid's volumes are kinetic shells of the melted reference anchored on liquid TI (§4.6).
+Phase free energies are compared **physically**: each G gets its free centre-of-mass term
+f_trans = −(k_BT/N) ln[(V_box/N_trans)/Λ_{Nm}³] at its own V* (method.md §3), with N_trans the
+crystal's primitive cells and N_trans = N for the liquid (whose COM-fixed F is defined as
+F_phys − f_trans(V_box, N)).  Without it, a solid and a liquid of different N would differ by
+tens of meV/atom; with equal N and N_trans it changes ΔG by (k_BT/N) ln(V_l/V_s) only.
+
+At the root of ΔG = G_liquid − G_solid (implicit differentiation, as for T_c in §8):
+
+    ∂T_m/∂θ = (D*_l − D*_s)/(s_l − s_s),  σ_Tm = σ_ΔG/Δs,  ΔH_m = T_mΔs,  ΔV_m = V*_l − V*_s,
+
+and the Clausius–Clapeyron slope dT_m/dP = ΔV_m/Δs (K/GPa after unit conversion).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..constants import GPA_TO_EV_PER_A3, KB
+from ..errors import PhasetuneError
+from ..model.harmonic import com_translation_free_energy
+from ..pressure.phase import PressurePhase
+from .ensembles import EnsembleTransition, ensemble_transition
+from .transitions import transitions
+
+
+class PhysicalIsobar:
+    """A phase at fixed pressure whose G includes its free-COM term (module docstring), with the
+    estimator-like ``predict(θ, T)`` of :mod:`phasetune.phases` (arrays (n_T, n_models))."""
+
+    def __init__(self, phase: PressurePhase, pressure: float):
+        self.phase, self.pressure = phase, float(pressure)
+        self.isobar = phase.isobar(pressure)
+        self.name = phase.name
+        ref = phase.reference
+        self.n_atoms, self.mass = ref.n_atoms, ref.mass
+        self.n_trans = ref.n_atoms if phase.phase_volume.liquid else ref.n_trans
+        self.n_components, self.fixed = phase.n_components, phase.fixed
+        self.conventions, self.phase_volume = phase.conventions, phase.phase_volume
+
+    def check_theta(self, theta) -> np.ndarray:
+        return self.phase.check_theta(theta)
+
+    def com_terms(self, temperatures: np.ndarray, volume: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(f_trans, s_trans) per atom at V* (Å³/atom): eV/atom and eV/K/atom."""
+        t = np.asarray(temperatures, dtype=float)[:, None]
+        f = com_translation_free_energy(t, self.n_atoms, self.mass, volume * self.n_atoms,
+                                        self.n_trans)
+        return f, -f / t + 1.5 * KB / self.n_atoms
+
+    def predict(self, theta, temperatures, *, gradient: bool = False,
+                beta0: float | np.ndarray | None = None, route: str | None = None):
+        p = self.isobar.predict(theta, temperatures, gradient=gradient, beta0=beta0,
+                                route=route)
+        f, s = self.com_terms(p.temperatures, p.volume)
+        p.F_total = p.F_total + f
+        p.entropy = p.entropy + s
+        return p
+
+
+@dataclass
+class MeltingPoint:
+    """T_m of one model at one pressure, or a bound on it.
+
+    Attributes:
+        solid, liquid: phase names.
+        pressure_GPa: GPa.
+        kind: ``"root"``, ``"above"``/``"below"`` (T_m beyond the compared range's edge
+            ``bound``) or ``"none"`` (no crossing and no trend towards one).
+        T_m, sigma_Tm: K.
+        gradient: (N_D,) ∂T_m/∂θ, K per θ unit (root only).
+        delta_S: s_l − s_s at T_m, eV/K/atom;  delta_H: T_mΔs, eV/atom;  delta_V: V*_l − V*_s,
+            Å³/atom;  V_solid, V_liquid: V* at T_m, Å³/atom.
+        slope: Clausius–Clapeyron dT_m/dP = ΔV/Δs, K/GPa.
+        compared: (T_lo, T_hi) K, the temperature range where both G were compared.
+        solved: the bracketing and refined points are all solved.
+    """
+
+    solid: str
+    liquid: str
+    pressure_GPa: float
+    kind: str
+    compared: tuple[float, float]
+    T_m: float = float("nan")
+    sigma_Tm: float = float("nan")
+    bound: float = float("nan")
+    gradient: np.ndarray | None = None
+    delta_S: float = float("nan")
+    delta_H: float = float("nan")
+    delta_V: float = float("nan")
+    V_solid: float = float("nan")
+    V_liquid: float = float("nan")
+    slope: float = float("nan")
+    solved: bool = False
+
+    def message(self) -> str:
+        """One line saying what was found (or why not)."""
+        where = (f"{self.solid}–{self.liquid} at {self.pressure_GPa:g} GPa, compared over "
+                 f"{self.compared[0]:g}–{self.compared[1]:g} K" if np.isfinite(self.compared[0])
+                 else f"{self.solid}–{self.liquid} at {self.pressure_GPa:g} GPa: no temperature "
+                 "of the grid is solved for both phases (see phases/predict for why)")
+        if self.kind == "root":
+            return (f"T_m = {self.T_m:.1f} ± {self.sigma_Tm:.1f} K ({where}); ΔH_m = "
+                    f"{1e3 * self.delta_H:.1f} meV/atom, ΔV_m = {self.delta_V:.3f} Å³/atom, "
+                    f"dT_m/dP = {self.slope:.1f} K/GPa")
+        if self.kind in ("above", "below"):
+            return f"no crossing ({where}): T_m is {self.kind} {self.bound:g} K"
+        return f"no crossing of G_solid and G_liquid ({where})"
+
+    def to_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in (
+            "solid", "liquid", "pressure_GPa", "kind", "T_m", "sigma_Tm", "bound", "delta_S",
+            "delta_H", "delta_V", "V_solid", "V_liquid", "slope", "solved")}
+        out["compared"] = list(self.compared)
+        out["message"] = self.message()
+        if self.gradient is not None:
+            out["gradient"] = self.gradient.tolist()
+        out["units"] = {"T_m": "K", "delta_S": "eV/K/atom", "delta_H": "eV/atom",
+                        "delta_V": "Å³/atom", "slope": "K/GPa", "gradient": "K per θ unit"}
+        return out
+
+
+def check_melting_pair(solid: PressurePhase, liquid: PressurePhase) -> None:
+    """The liquid must be a liquid phase, the solid a crystal, in the same conventions."""
+    if not liquid.phase_volume.liquid:
+        raise PhasetuneError(f"phase {liquid.name!r} is not a liquid",
+                             "sample a liquid phase (phases[].liquid in the campaign)")
+    if solid.phase_volume.liquid:
+        raise PhasetuneError(f"phase {solid.name!r} is a liquid, not a crystal")
+    if solid.conventions != liquid.conventions:
+        raise PhasetuneError("the solid and the liquid use different conventions")
+
+
+def melting_point(solid: PressurePhase, liquid: PressurePhase, theta, pressure_GPa: float,
+                  temperatures) -> MeltingPoint:
+    """T_m of one model θ (N_D,) at one pressure, bracketed on the grid ``temperatures`` (K)
+    and refined by Newton (:func:`~phasetune.phases.transitions.transitions`)."""
+    check_melting_pair(solid, liquid)
+    pressure = float(pressure_GPa) * GPA_TO_EV_PER_A3
+    a, b = PhysicalIsobar(solid, pressure), PhysicalIsobar(liquid, pressure)
+    theta = np.asarray(theta, dtype=float)
+    t = np.sort(np.asarray(temperatures, dtype=float))
+    pa, pb = a.predict(theta, t), b.predict(theta, t)
+    ok = pa.solved[:, 0] & pb.solved[:, 0]
+    compared = (float(t[ok].min()), float(t[ok].max())) if ok.any() else (float("nan"),) * 2
+    found = [x for x in transitions(a, b, theta, t, (solid.name, liquid.name))
+             if x.kind != "root" or x.low == solid.name]
+    if not found:
+        return MeltingPoint(solid.name, liquid.name, float(pressure_GPa), "none", compared)
+    x = found[0]
+    if x.kind != "root":
+        return MeltingPoint(solid.name, liquid.name, float(pressure_GPa), x.kind, compared,
+                            bound=x.bound)
+    ps, pl = (f.predict(theta, [x.T_c]) for f in (a, b))
+    vs, vl = float(ps.volume[0, 0]), float(pl.volume[0, 0])
+    ds = x.delta_entropy
+    return MeltingPoint(
+        solid.name, liquid.name, float(pressure_GPa), "root", compared, T_m=x.T_c,
+        sigma_Tm=x.sigma_Tc, gradient=x.gradient, delta_S=ds, delta_H=x.T_c * ds,
+        delta_V=vl - vs, V_solid=vs, V_liquid=vl,
+        slope=(vl - vs) / ds * GPA_TO_EV_PER_A3, solved=x.solved)
+
+
+def melting_temperatures(solid: PressurePhase, liquid: PressurePhase, thetas, pressure_GPa: float,
+                         temperatures) -> EnsembleTransition:
+    """T_m of many models at once (vectorised over models: one grid prediction per phase, Hermite
+    interpolation between the bracketing grid points; see
+    :func:`~phasetune.phases.ensembles.ensemble_transition`)."""
+    check_melting_pair(solid, liquid)
+    pressure = float(pressure_GPa) * GPA_TO_EV_PER_A3
+    return ensemble_transition(PhysicalIsobar(solid, pressure), PhysicalIsobar(liquid, pressure),
+                               np.atleast_2d(np.asarray(thetas, dtype=float)), temperatures)

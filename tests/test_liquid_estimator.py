@@ -1,0 +1,79 @@
+"""The liquid route of the estimator (method.md §4.6): kinetic shells whose measure is anchored
+on one free energy of the reference instead of the harmonic limit.  Tested on the exactly
+solvable kinetic shells of a harmonic crystal, presented as a "liquid" anchored at one T."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from phasetune.conventions import Conventions
+from phasetune.errors import EstimatorError
+from phasetune.estimator.ddos import DDOSEstimator
+from phasetune.estimator.kinetic import LiquidAnchor
+from phasetune.testsystems import kinetic_harmonic_system
+
+TEMPS = np.array([400.0, 700.0, 1000.0, 1400.0])
+THETAS = np.array([[0.9, 1.0], [1.0, 1.0], [1.15, 1.0]])
+T_ANCHOR = 900.0
+
+
+@pytest.fixture(scope="module")
+def system():
+    return kinetic_harmonic_system(n_atoms=64, n_samples=60_000, seed=5)
+
+
+def as_liquid(pv, anchor: LiquidAnchor | None = None):
+    prov = dict(pv.provenance, phase={"name": "liquid", "liquid": {"melt_temperature": 1.0}})
+    if anchor is not None:
+        prov["liquid_anchor"] = anchor.to_dict()
+    return replace(pv, provenance=prov)
+
+
+def exact_total(system, theta, temps):
+    ref = system.phase_volume.reference
+    return ref.E0 + system.exact(theta, temps).F_vib
+
+
+def test_anchored_liquid_reproduces_the_exact_free_energy_and_gradient(system):
+    f_a = float(exact_total(system, [1.0, 1.0], [T_ANCHOR])[0, 0])
+    anchor = LiquidAnchor(T_ANCHOR, f_a, 2e-4, "exact")
+    est = DDOSEstimator(as_liquid(system.phase_volume, anchor), system.conventions)
+    assert est.kinetic.model == "anchored"
+    p = est.predict(THETAS, TEMPS, gradient=True)
+    exact = system.exact(THETAS, TEMPS)
+    err = p.F_vib - exact.F_vib
+    assert p.solved.all()
+    assert np.abs(err).max() < 1e-3  # eV/atom
+    assert np.all(np.abs(err) <= 3.0 * p.sigma_F + 1e-6)
+    # the anchor's own σ is in every error bar
+    assert np.all(p.sigma_F >= 2e-4 * TEMPS[:, None] / T_ANCHOR * 0.999)
+    assert np.allclose(p.D_star, exact.D_star, rtol=5e-3)
+    # at the anchor itself, θ0 returns the anchor
+    p0 = est.predict(np.array([[1.0, 1.0]]), [T_ANCHOR])
+    assert p0.F_total[0, 0] == pytest.approx(f_a, abs=2e-5)
+
+
+def test_anchor_shift_moves_free_energy_by_t_over_ta(system):
+    """Shifting the anchor F by δ changes s_ref by a constant −δ/(k_BT_a): F(T) moves by δT/T_a."""
+    f_a = float(exact_total(system, [1.0, 1.0], [T_ANCHOR])[0, 0])
+    base = DDOSEstimator(as_liquid(system.phase_volume, LiquidAnchor(T_ANCHOR, f_a, 0.0)),
+                         system.conventions)
+    moved = DDOSEstimator(as_liquid(system.phase_volume,
+                                    LiquidAnchor(T_ANCHOR, f_a + 0.01, 0.0)),
+                          system.conventions)
+    d = moved.predict(THETAS, TEMPS).F_total - base.predict(THETAS, TEMPS).F_total
+    assert np.allclose(d, 0.01 * TEMPS[:, None] / T_ANCHOR, atol=1e-6)
+
+
+def test_liquid_without_anchor_or_outside_range_or_other_convention_is_refused(system):
+    with pytest.raises(EstimatorError, match="no free-energy anchor"):
+        DDOSEstimator(as_liquid(system.phase_volume), system.conventions)
+    far = LiquidAnchor(20_000.0, 0.0, 0.0)
+    with pytest.raises(EstimatorError, match="outside the shells' temperatures"):
+        DDOSEstimator(as_liquid(system.phase_volume, far), system.conventions)
+    ok = LiquidAnchor(T_ANCHOR, 0.0, 0.0)
+    with pytest.raises(EstimatorError, match="COM-fixed convention"):
+        DDOSEstimator(as_liquid(system.phase_volume, ok), Conventions(modes="3N"))
