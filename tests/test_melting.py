@@ -126,3 +126,32 @@ def test_no_crossing_is_flagged_with_the_compared_range(phases):
     assert m.compared[0] == 2000.0 and f"T_m is above {m.compared[1]:g} K" in m.message()
     with pytest.raises(PhasetuneError, match="not a liquid"):
         melting_point(stiff, solid, THETA, 0.0, TEMPS)
+
+
+def test_tuning_to_a_melting_temperature(phases, tmp_path):
+    """A melting target (tune.yaml 'melting:') moves T_m to the goal; physical G on both sides."""
+    from phasetune.tuning.optimizer import fine_tune
+    from phasetune.tuning.spec import load_tune_spec
+    from phasetune.tuning.targets import transition_target
+
+    solid, liquid = phases
+    loaded = {"bcc": solid.physical(), "liquid": liquid.physical()}
+    t0 = melting_point(solid, liquid, THETA, 0.0, TEMPS).T_m
+    goal = t0 - 40.0
+    target = transition_target("bcc", "liquid", goal, 1e-7, 0.0)
+    result = fine_tune(loaded, THETA, [target], np.eye(3), max_iter=10)
+    assert result.converged, result.message
+    assert melting_point(solid, liquid, result.theta, 0.0, TEMPS).T_m == pytest.approx(goal,
+                                                                                       abs=0.05)
+    # the YAML form
+    path = tmp_path / "tune.yaml"
+    path.write_text("archives: [a.h5]\npotential: lammps:X\nmodes: 3N-3\n"
+                    "targets:\n  - melting: {solid: bcc, T: 2896}\n")
+    spec = load_tune_spec(path)
+    assert spec.targets[0].melting.liquid == "liquid" and spec.targets[0].pressure() == 0.0
+    from phasetune.tuning.run import build_targets
+
+    built = build_targets(spec, loaded, None)
+    assert built[0].describe() == "T_c(bcc→liquid) = 2896 K, 0 GPa"
+    with pytest.raises(PhasetuneError, match="not a liquid"):
+        build_targets(spec, {"bcc": solid, "liquid": solid}, None)

@@ -134,12 +134,27 @@ def _isobars(archives, pot, grid, theta_file, pressures, volume_degree, modes, d
         payload, comparison, ensemble = _compare(isobars, pot, grid, theta_file, target, press)
         payload["phases"] = {n: {**v, "volume": comparison.predictions[n].volume[:, 0]}
                              for n, v in payload["phases"].items()}
+        melting = _melting(phases, pot, grid, press)
+        if melting:
+            payload["melting"] = [m.to_dict() for m in melting]
         out.append({"P_GPa": press, "quantity": "G (Gibbs, eV/atom) in place of F", **payload})
         if not as_json:
-            click.echo(f"P = {press:g} GPa (G per atom; volumes from the F(V) surfaces)")
+            com = " and the free centre-of-mass term (a liquid is compared)" if melting else ""
+            click.echo(f"P = {press:g} GPa (G per atom; volumes from the F(V) surfaces{com})")
             _print_table(comparison, pot.name, ensemble)
+            for m in melting:
+                click.echo(f"melting: {m.message()}")
     if as_json:
         emit_json({"potential": pot.name, "pressures_GPa": list(pressures), "isobars": out})
+
+
+def _melting(phases, pot, grid, press: float) -> list:
+    """T_m with ΔH_m, ΔV_m and dT_m/dP for every crystal–liquid pair (none without a liquid)."""
+    from ..phases.melting import melting_point
+
+    liquids = [n for n, ph in phases.items() if ph.phase_volume.liquid]
+    return [melting_point(phases[s], phases[q], pot.theta, press, grid, pot.beta0())
+            for q in liquids for s in phases if s not in liquids]
 
 
 def _print_table(comparison, name, ensemble) -> None:

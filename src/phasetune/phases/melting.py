@@ -2,11 +2,11 @@
 
 Both phases are :class:`~phasetune.pressure.phase.PressurePhase` objects (several volumes each);
 the liquid's volumes are kinetic shells of the melted reference anchored on liquid TI (§4.6).
-Phase free energies are compared **physically**: each G gets its free centre-of-mass term
-f_trans = −(k_BT/N) ln[(V_box/N_trans)/Λ_{Nm}³] at its own V* (method.md §3), with N_trans the
-crystal's primitive cells and N_trans = N for the liquid (whose COM-fixed F is defined as
-F_phys − f_trans(V_box, N)).  Without it, a solid and a liquid of different N would differ by
-tens of meV/atom; with equal N and N_trans it changes ΔG by (k_BT/N) ln(V_l/V_s) only.
+Phase free energies are compared **physically** (:meth:`PressurePhase.physical`): each G gets its
+free centre-of-mass term f_trans = −(k_BT/N) ln[(V_box/N_trans)/Λ_{Nm}³] at its own V* (method.md
+§3), with N_trans the crystal's primitive cells and N_trans = N for the liquid (whose COM-fixed F
+is defined as F_phys − f_trans(V_box, N)).  Without it, a solid and a liquid of different N would
+differ by tens of meV/atom; with equal N and N_trans it changes ΔG by (k_BT/N) ln(V_l/V_s) only.
 
 At the root of ΔG = G_liquid − G_solid (implicit differentiation, as for T_c in §8):
 
@@ -21,47 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..constants import GPA_TO_EV_PER_A3, KB
+from ..constants import GPA_TO_EV_PER_A3
 from ..errors import PhasetuneError
-from ..model.harmonic import com_translation_free_energy
 from ..pressure.phase import PressurePhase
 from .ensembles import EnsembleTransition, ensemble_transition
 from .transitions import transitions
-
-
-class PhysicalIsobar:
-    """A phase at fixed pressure whose G includes its free-COM term (module docstring), with the
-    estimator-like ``predict(θ, T)`` of :mod:`phasetune.phases` (arrays (n_T, n_models))."""
-
-    def __init__(self, phase: PressurePhase, pressure: float):
-        self.phase, self.pressure = phase, float(pressure)
-        self.isobar = phase.isobar(pressure)
-        self.name = phase.name
-        ref = phase.reference
-        self.n_atoms, self.mass = ref.n_atoms, ref.mass
-        self.n_trans = ref.n_atoms if phase.phase_volume.liquid else ref.n_trans
-        self.n_components, self.fixed = phase.n_components, phase.fixed
-        self.conventions, self.phase_volume = phase.conventions, phase.phase_volume
-
-    def check_theta(self, theta) -> np.ndarray:
-        return self.phase.check_theta(theta)
-
-    def com_terms(self, temperatures: np.ndarray, volume: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """(f_trans, s_trans) per atom at V* (Å³/atom): eV/atom and eV/K/atom."""
-        t = np.asarray(temperatures, dtype=float)[:, None]
-        f = com_translation_free_energy(t, self.n_atoms, self.mass, volume * self.n_atoms,
-                                        self.n_trans)
-        return f, -f / t + 1.5 * KB / self.n_atoms
-
-    def predict(self, theta, temperatures, *, gradient: bool = False,
-                beta0: float | np.ndarray | None = None, route: str | None = None):
-        p = self.isobar.predict(theta, temperatures, gradient=gradient, beta0=beta0,
-                                route=route)
-        f, s = self.com_terms(p.temperatures, p.volume)
-        p.F_total = p.F_total + f
-        p.entropy = p.entropy + s
-        return p
 
 
 @dataclass
@@ -138,18 +102,19 @@ def check_melting_pair(solid: PressurePhase, liquid: PressurePhase) -> None:
 
 
 def melting_point(solid: PressurePhase, liquid: PressurePhase, theta, pressure_GPa: float,
-                  temperatures) -> MeltingPoint:
+                  temperatures, beta0: float | None = None) -> MeltingPoint:
     """T_m of one model θ (N_D,) at one pressure, bracketed on the grid ``temperatures`` (K)
-    and refined by Newton (:func:`~phasetune.phases.transitions.transitions`)."""
+    and refined by Newton (:func:`~phasetune.phases.transitions.transitions`); ``beta0`` the
+    potential's constant (eV/atom, default each reference's)."""
     check_melting_pair(solid, liquid)
     pressure = float(pressure_GPa) * GPA_TO_EV_PER_A3
-    a, b = PhysicalIsobar(solid, pressure), PhysicalIsobar(liquid, pressure)
+    a, b = solid.physical().isobar(pressure), liquid.physical().isobar(pressure)
     theta = np.asarray(theta, dtype=float)
     t = np.sort(np.asarray(temperatures, dtype=float))
-    pa, pb = a.predict(theta, t), b.predict(theta, t)
+    pa, pb = a.predict(theta, t, beta0=beta0), b.predict(theta, t, beta0=beta0)
     ok = pa.solved[:, 0] & pb.solved[:, 0]
     compared = (float(t[ok].min()), float(t[ok].max())) if ok.any() else (float("nan"),) * 2
-    found = [x for x in transitions(a, b, theta, t, (solid.name, liquid.name))
+    found = [x for x in transitions(a, b, theta, t, (solid.name, liquid.name), beta0)
              if x.kind != "root" or x.low == solid.name]
     if not found:
         return MeltingPoint(solid.name, liquid.name, float(pressure_GPa), "none", compared)
@@ -157,7 +122,7 @@ def melting_point(solid: PressurePhase, liquid: PressurePhase, theta, pressure_G
     if x.kind != "root":
         return MeltingPoint(solid.name, liquid.name, float(pressure_GPa), x.kind, compared,
                             bound=x.bound)
-    ps, pl = (f.predict(theta, [x.T_c]) for f in (a, b))
+    ps, pl = (f.predict(theta, [x.T_c], beta0=beta0) for f in (a, b))
     vs, vl = float(ps.volume[0, 0]), float(pl.volume[0, 0])
     ds = x.delta_entropy
     return MeltingPoint(
@@ -174,5 +139,6 @@ def melting_temperatures(solid: PressurePhase, liquid: PressurePhase, thetas, pr
     :func:`~phasetune.phases.ensembles.ensemble_transition`)."""
     check_melting_pair(solid, liquid)
     pressure = float(pressure_GPa) * GPA_TO_EV_PER_A3
-    return ensemble_transition(PhysicalIsobar(solid, pressure), PhysicalIsobar(liquid, pressure),
+    return ensemble_transition(solid.physical().isobar(pressure),
+                               liquid.physical().isobar(pressure),
                                np.atleast_2d(np.asarray(thetas, dtype=float)), temperatures)

@@ -4,12 +4,15 @@ estimator-like objects for the fixed-pressure ΔG, T_c(P) and ensembles of :mod:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
 
+from ..constants import KB
 from ..errors import PhasetuneError
 from ..estimator.ddos import DDOSEstimator
+from ..model.harmonic import com_translation_free_energy
 from .gibbs import AtPressure, GibbsPrediction, gibbs
 from .surface import VolumeBasis
 
@@ -45,10 +48,13 @@ class PressurePhase:
         estimators: one estimator per sampled volume (any order; at least two).
         degree: degree of the F(V) polynomial in (V/V_c)^(−2/3) (default
             min(3, max(2, n_V − 2)), at most n_V − 1).
+        com: add the free centre-of-mass term f_trans at V* to G (and its entropy), method.md
+            §3: the physical G, needed to compare phases of different N or a liquid with a
+            crystal (:meth:`physical`).  Off by default, as for every free energy output.
     """
 
     def __init__(self, name: str, estimators: Sequence[DDOSEstimator],
-                 degree: int | None = None):
+                 degree: int | None = None, com: bool = False):
         if len(estimators) < 2:
             volumes = [f"{e.reference.volume:g}" for e in estimators]
             raise PhasetuneError(
@@ -69,6 +75,30 @@ class PressurePhase:
         self.phase_volume = first.phase_volume
         self.reference = self.estimators[len(self.estimators) // 2].reference
         """The middle sampled volume's reference (e.g. for training frames)."""
+        self.com = bool(com)
+
+    def physical(self) -> PressurePhase:
+        """This phase with the free-COM term in G (``com=True``)."""
+        out = copy.copy(self)
+        out.com = True
+        return out
+
+    @property
+    def n_trans(self) -> int:
+        """Translations of the COM term: the crystal's primitive cells; N for a liquid (whose
+        COM-fixed F is defined as F_phys − f_trans(V_box, N), method.md §4.6)."""
+        ref = self.reference
+        return int(ref.n_atoms if self.phase_volume.liquid else ref.n_trans)
+
+    def com_terms(self, temperatures: np.ndarray, volume: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(f_trans, s_trans) at V* (…, n_T, n_models) Å³/atom: eV/atom and eV/K/atom, with
+        f_trans = −(k_BT/N) ln[(V_box/N_trans)/Λ_{Nm}³] and s_trans = −∂f_trans/∂T at fixed V."""
+        ref = self.reference
+        t = np.asarray(temperatures, dtype=float)[:, None]
+        f = com_translation_free_energy(t, ref.n_atoms, ref.mass, volume * ref.n_atoms,
+                                        self.n_trans)
+        return f, -f / t + 1.5 * KB / ref.n_atoms
 
     def conventions_dict(self) -> dict:
         return self.estimators[0].conventions_dict()
@@ -110,8 +140,15 @@ class PressurePhase:
                 up, down = (e.predict(theta, t + sign * h, beta0=beta0, route=route).entropy
                             for sign in (1.0, -1.0))
                 slope.append((up - down) / (2.0 * h[:, None]))
-        return gibbs(self.volumes, preds, pressures, degree=self.basis.degree,
-                     conventions=preds[0].conventions, entropy_slope=slope)
+        result = gibbs(self.volumes, preds, pressures, degree=self.basis.degree,
+                       conventions=preds[0].conventions, entropy_slope=slope)
+        if self.com:
+            f, s = self.com_terms(result.temperatures, result.volume)
+            result.G = result.G + f
+            result.entropy = result.entropy + s
+            result.enthalpy = result.enthalpy + f + result.temperatures[:, None] * s
+            result.conventions = {**result.conventions, "com_translation": "included"}
+        return result
 
     def isobar(self, pressure: float) -> Isobar:
         """This phase at one pressure (eV/Å³), with a fixed-volume estimator's ``predict``."""

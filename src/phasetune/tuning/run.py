@@ -49,6 +49,13 @@ def build_targets(spec: TuneSpec, estimators: dict, potential: LinearPotential
             # |ΔF| ≤ 1 µeV/atom: well below 0.1 K for any realistic entropy difference
             targets.append(transition_target(tr.low, tr.high, tr.T, tolerance=1e-6,
                                              pressure=_ev_per_a3(tr.P)))
+        elif t.melting is not None:
+            m = t.melting
+            if m.liquid in estimators and not estimators[m.liquid].phase_volume.liquid:
+                raise PhasetuneError(f"melting target: phase {m.liquid!r} is not a liquid",
+                                  "name the liquid phase with liquid: NAME")
+            targets.append(transition_target(m.solid, m.liquid, m.T, tolerance=1e-6,
+                                             pressure=_ev_per_a3(m.P)))
         elif t.volume is not None:
             v = t.volume
             targets.append(VolumeTarget(v.phase, v.T, _ev_per_a3(v.P), v.value, v.tolerance))

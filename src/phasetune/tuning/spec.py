@@ -13,6 +13,7 @@ Example::
       # - transition: {low: bcc, high: fcc, T: 1100, P: 5}
       # - volume: {phase: bcc, T: 300, P: 0, value: 11.78}   # Å³/atom
       # - expansion: {phase: bcc, T: [300, 900], P: 0, value: 3.6e-5}   # 1/K, mean α_V
+      # - melting: {solid: bcc, T: 2896, P: 0}   # T_m (K) with a liquid phase; modes: 3N-3
     regulariser:
       kind: gram                      # gram (training design) or ridge
       training: train.extxyz          # optional; default: generated from the potential itself
@@ -92,7 +93,17 @@ class ExpansionSpec(_Strict):
         return self
 
 
-KINDS = ("transition", "delta_F", "volume", "expansion")
+class MeltingSpec(_Strict):
+    """T_m(solid → liquid, P) equal to ``T`` K (phases at several volumes, a liquid among them;
+    G includes the free centre-of-mass terms, method.md §8.3)."""
+
+    solid: str
+    liquid: str = "liquid"
+    T: float = Field(gt=0)
+    P: float = 0.0
+
+
+KINDS = ("transition", "delta_F", "volume", "expansion", "melting")
 
 
 class TargetSpec(_Strict):
@@ -100,13 +111,14 @@ class TargetSpec(_Strict):
     delta_F: DeltaFSpec | None = None
     volume: VolumeSpec | None = None
     expansion: ExpansionSpec | None = None
+    melting: MeltingSpec | None = None
 
     @model_validator(mode="after")
     def _one(self):
         given = [k for k in KINDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("each target is exactly one of 'transition', 'delta_F', 'volume' "
-                             "or 'expansion'")
+            raise ValueError("each target is exactly one of 'transition', 'delta_F', 'volume', "
+                             "'expansion' or 'melting'")
         return self
 
     def pressure(self) -> float | None:
