@@ -1,4 +1,4 @@
-"""Melting: T_m(θ, P) from G_solid = G_liquid (method.md §8.3).
+"""Melting: T_m(θ, P) from G_solid = G_liquid (method.md §8, "Melting").
 
 Both phases are :class:`~phasetune.pressure.phase.PressurePhase` objects (several volumes each);
 the liquid's volumes are kinetic shells of the melted reference anchored on liquid TI (§4.6).

@@ -95,7 +95,7 @@ class ExpansionSpec(_Strict):
 
 class MeltingSpec(_Strict):
     """T_m(solid → liquid, P) equal to ``T`` K (phases at several volumes, a liquid among them;
-    G includes the free centre-of-mass terms, method.md §8.3)."""
+    G includes the free centre-of-mass terms, method.md §8, "Melting")."""
 
     solid: str
     liquid: str = "liquid"
