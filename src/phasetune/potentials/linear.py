@@ -5,6 +5,9 @@
 * :class:`LinearPotential` — a potential linear in descriptors, E(X) = N[β0 + θ·D(X)] exactly:
   θ are the SNAP coefficients without the constant β0, and any θ-independent part (a ZBL overlay,
   or any other pair sub-style) is one extra descriptor component E_fix/N with coefficient 1.
+  Quadratic SNAP is linear in its coefficients too: its per-element block of D holds the K
+  bispectrum components followed by the K(K+1)/2 per-atom products (see
+  :mod:`~phasetune.potentials.quadratic`).
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PotentialError
+from .quadratic import product_count, product_labels
 from .snap_files import SnapCoeff, SnapParams, bispectrum_count, bispectrum_labels
 
 FIXED_LABEL = "E_fixed/N"
 DESCRIPTOR_KEYS = ("rcutfac", "twojmax", "rfac0", "rmin0", "switchflag", "bzeroflag",
-                   "bnormflag", "wselfallflag")
+                   "quadraticflag", "bnormflag", "wselfallflag")
 """SNAP hyper-parameters that change the descriptors (chunking settings do not)."""
 
 
@@ -92,7 +96,19 @@ class DescriptorSpec:
 
     @property
     def n_bispectrum(self) -> int:
+        """K: bispectrum components of one atom."""
         return bispectrum_count(self.params.twojmax)
+
+    @property
+    def quadratic(self) -> bool:
+        """Quadratic SNAP: each element block adds the K(K+1)/2 per-atom products."""
+        return self.params.quadratic
+
+    @property
+    def n_block(self) -> int:
+        """Components per element block: K, or K + K(K+1)/2 for quadratic SNAP."""
+        k = self.n_bispectrum
+        return k + product_count(k) if self.quadratic else k
 
     @property
     def has_fixed(self) -> bool:
@@ -100,12 +116,14 @@ class DescriptorSpec:
 
     @property
     def n_components(self) -> int:
-        """N_D: bispectrum components per element block, plus one fixed component if any."""
-        return len(self.elements) * self.n_bispectrum + int(self.has_fixed)
+        """N_D: components per element block × elements, plus one fixed component if any."""
+        return len(self.elements) * self.n_block + int(self.has_fixed)
 
     @property
     def labels(self) -> list[str]:
         base = bispectrum_labels(self.params.twojmax)
+        if self.quadratic:
+            base = base + product_labels(base)
         if len(self.elements) == 1:
             labels = base
         else:
@@ -155,7 +173,8 @@ class DescriptorSpec:
 
 @dataclass(frozen=True)
 class LinearPotential:
-    """A linear SNAP potential E(X) = N[β0 + θ·D(X)] (plus a fixed overlay folded into θ·D).
+    """A SNAP potential E(X) = N[β0 + θ·D(X)] (plus a fixed overlay folded into θ·D); linear or
+    quadratic SNAP (then θ holds the β_k and the α_kl, D the B_k and their per-atom products).
 
     Attributes:
         name: display name.
@@ -205,7 +224,7 @@ class LinearPotential:
                 "a NaN/inf θ cannot be written as a potential; check what produced it")
         if not np.allclose(theta[self.spec.fixed_mask], 1.0):
             raise PotentialError("the fixed (θ-independent) component of θ must equal 1")
-        nb = self.spec.n_bispectrum
+        nb = self.spec.n_block
         elements = []
         for k, e in enumerate(self.spec.elements):
             old = self.coeff.element(e)
@@ -234,7 +253,8 @@ class LinearPotential:
             lines.append(snap_coeff)
         else:
             lines = ["pair_style snap", snap_coeff.replace(" snap ", " ", 1)]
-        header = f"# {self.name}: linear SNAP potential written by phasetune"
+        kind = "quadratic" if self.spec.quadratic else "linear"
+        header = f"# {self.name}: {kind} SNAP potential written by phasetune"
         paths["snap"].write_text(header + "\n" + "\n".join(lines) + "\n")
         return paths
 

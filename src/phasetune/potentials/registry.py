@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import PotentialError
 from .linear import DescriptorSpec, LinearPotential, PairPotential, _is_number
+from .quadratic import product_count
 from .snap_files import PairInclude, SnapCoeff, SnapParams, bispectrum_count
 
 EAM_STYLES = {".fs": "eam/fs", ".alloy": "eam/alloy", ".eam": "eam"}
@@ -60,14 +61,21 @@ def load_snap(coeff_path: str | Path, param_path: str | Path,
     coeff = SnapCoeff.read(coeff_path)
     params = SnapParams.read(param_path)
     params.check_supported(str(param_path))
-    n_expected = 1 + bispectrum_count(params.twojmax)
+    k = bispectrum_count(params.twojmax)
+    n_expected = 1 + k + (product_count(k) if params.quadratic else 0)
     if coeff.n_coefficients != n_expected:
+        parts = f"1 constant + {k} bispectrum"
+        if params.quadratic:
+            parts = f"1 constant + {k} linear + {product_count(k)} quadratic"
+        other = 1 + k if params.quadratic else 1 + k + product_count(k)
+        hint = "use the .snapparam that was fitted with these coefficients"
+        if coeff.n_coefficients == other:
+            flag = 0 if params.quadratic else 1
+            hint = f"the count fits quadraticflag {flag}: {hint}"
         raise PotentialError(
             f"{coeff_path}: {coeff.n_coefficients} coefficients per element, but twojmax "
-            f"{params.twojmax} in {param_path.name} needs {n_expected} (1 constant + "
-            f"{n_expected - 1} bispectrum)",
-            "use the .snapparam that was fitted with these coefficients",
-        )
+            f"{params.twojmax} with quadraticflag {int(params.quadratic)} in {param_path.name} "
+            f"needs {n_expected} ({parts})", hint)
     elements = tuple(elements) if elements else tuple(e.name for e in coeff.elements)
     blocks = [coeff.element(e) for e in elements]
     spec = DescriptorSpec(

@@ -34,7 +34,6 @@ _INT_KEYS = {k for k, v in SNAP_PARAM_DEFAULTS.items() if isinstance(v, int)}
 _REQUIRED = ("rcutfac", "twojmax")
 # Flags phasetune does not (yet) reproduce in its descriptor compute.
 _UNSUPPORTED = {
-    "quadraticflag": "quadratic SNAP (descriptor products B_i⊗B_i) is not supported yet",
     "chemflag": "explicit multi-element (chem) SNAP is not supported yet",
     "switchinnerflag": "inner switching (switchinnerflag) is not supported yet",
 }
@@ -115,6 +114,11 @@ class SnapParams:
     def rcutfac(self) -> float:
         return float(self.values["rcutfac"])
 
+    @property
+    def quadratic(self) -> bool:
+        """True for quadratic SNAP (``quadraticflag 1``): products B_ik·B_il join the B_ik."""
+        return int(self.values.get("quadraticflag", 0)) != 0
+
     def check_supported(self, source: str = "") -> None:
         """Raise :class:`PotentialError` for flags phasetune cannot reproduce."""
         for key, why in _UNSUPPORTED.items():
@@ -166,12 +170,13 @@ class SnapParams:
 
 @dataclass
 class SnapElement:
-    """One element block of a ``.snapcoeff`` file: radius, weight, β0 then the β_k."""
+    """One element block of a ``.snapcoeff`` file: radius, weight, β0 then the β_k (and, for
+    quadratic SNAP, the K(K+1)/2 upper-triangular α_kl after the K linear β_k)."""
 
     name: str
     radius: float
     weight: float
-    coefficients: np.ndarray  # (1 + n_B,), constant first
+    coefficients: np.ndarray  # (1 + n_block,), constant first
 
 
 @dataclass
