@@ -2,9 +2,10 @@
 
 * :class:`ForceEvaluator` — energy and forces of any LAMMPS potential;
 * :class:`DescriptorEvaluator` — global descriptors D(X) (N_D,) of a SNAP descriptor spec: the
-  per-atom average of ``compute sna/atom`` (per element block), followed by the fixed component
-  E_fix/N of any θ-independent overlay.  No SNAP pair forces are computed: a ``zero`` pair style
-  (overlaid with the fixed part, if any) supplies the neighbour list.
+  per-atom average of ``compute sna/atom`` (per element block; for quadratic SNAP the compute
+  also returns the per-atom products, which are averaged like the B), followed by the fixed
+  component E_fix/N of any θ-independent overlay.  No SNAP pair forces are computed: a ``zero``
+  pair style (overlaid with the fixed part, if any) supplies the neighbour list.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ SNA_ID = "pt_sna"
 
 
 def sna_compute_command(spec: DescriptorSpec, compute_id: str = SNA_ID) -> str:
-    """The ``compute sna/atom`` line reproducing ``pair_style snap`` with ``spec``."""
+    """The ``compute sna/atom`` line reproducing ``pair_style snap`` with ``spec`` (per atom:
+    ``spec.n_block`` columns, the K bispectrum components then, with ``quadraticflag 1``, their
+    K(K+1)/2 products)."""
     p = spec.params
     radii = " ".join(lammps_float(r) for r in spec.radii)
     weights = " ".join(lammps_float(w) for w in spec.weights)
@@ -29,7 +32,7 @@ def sna_compute_command(spec: DescriptorSpec, compute_id: str = SNA_ID) -> str:
                      for k in ("rmin0", "switchflag", "bzeroflag", "bnormflag", "wselfallflag"))
     rcut, rfac0 = lammps_float(p.rcutfac), lammps_float(p["rfac0"])
     return (f"compute {compute_id} all sna/atom {rcut} {rfac0} {p.twojmax} "
-            f"{radii} {weights} {flags} quadraticflag 0")
+            f"{radii} {weights} {flags} quadraticflag {int(spec.quadratic)}")
 
 
 def descriptor_pair_commands(spec: DescriptorSpec) -> list[str]:

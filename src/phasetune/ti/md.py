@@ -111,7 +111,8 @@ def descriptor_commands(spec: DescriptorSpec, types: Sequence[str],
     """Computes and variables giving the SNAP bispectrum part of D (per atom) on the fly.
 
     Returns:
-        (commands, variable names), one variable per bispectrum component in the order of
+        (commands, variable names), one variable per component of each element block (K, or
+        K + K(K+1)/2 for quadratic SNAP) in the order of
         :class:`~phasetune.engine.calculators.DescriptorEvaluator` (element blocks in
         ``spec.elements`` order); the fixed component is not included.
     """
@@ -121,7 +122,7 @@ def descriptor_commands(spec: DescriptorSpec, types: Sequence[str],
         t = list(types).index(element) + 1
         cmds += [f"group pt_type{t} type {t}",
                  f"compute pt_bsum{t} pt_type{t} reduce sum c_pt_sna[*]"]
-        for k in range(1, spec.n_bispectrum + 1):
+        for k in range(1, spec.n_block + 1):
             name = f"pt_d{t}_{k}"
             cmds.append(f"variable {name} equal c_pt_bsum{t}[{k}]/{n_atoms}")
             names.append(name)
