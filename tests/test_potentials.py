@@ -85,8 +85,10 @@ def test_unknown_and_unsupported_params(tmp_path):
     with pytest.raises(PotentialError, match=r"a.snapparam:3: unknown SNAP keyword 'rfacO'"):
         SnapParams.read(p)
     q = _write(tmp_path / "q.snapparam", "rcutfac 4.6\ntwojmax 6\nquadraticflag 1\n")
-    with pytest.raises(PotentialError, match="quadratic"):
-        SnapParams.read(q).check_supported(str(q))
+    SnapParams.read(q).check_supported(str(q))  # quadratic SNAP is supported (test_quadratic)
+    c = _write(tmp_path / "c.snapparam", "rcutfac 4.6\ntwojmax 6\nchemflag 1\n")
+    with pytest.raises(PotentialError, match="chem"):
+        SnapParams.read(c).check_supported(str(c))
     m = _write(tmp_path / "m.snapparam", "twojmax 6\n")
     with pytest.raises(PotentialError, match="rcutfac"):
         SnapParams.read(m)
