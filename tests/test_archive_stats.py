@@ -254,7 +254,7 @@ def test_frame_kernels_equal_their_sequential_definitions_bitwise():
     from phasetune.archive.frame import default_hist_edges, histogram, power_sums, project
 
     rng = np.random.default_rng(7)
-    for n, n_d in [(1, 1), (25, 5), (30, 31), (7, 12)]:
+    for n, n_d in [(1, 1), (25, 5), (30, 31), (7, 12), (300, 300)]:  # last: two row blocks
         D = OFFSET.mean() + rng.normal(size=(n, n_d)) * rng.uniform(1e-3, 3.0, n_d)
         mu, rotation = D.mean(axis=0), np.linalg.qr(rng.normal(size=(n_d, n_d)))[0]
         rotation[0] = -0.0  # signed zeros: 0 + (−0) must give +0 as in the loop
