@@ -12,7 +12,7 @@ import pytest
 from phasetune.conventions import Conventions
 from phasetune.errors import EstimatorError
 from phasetune.estimator.ddos import DDOSEstimator
-from phasetune.estimator.kinetic import LiquidAnchor
+from phasetune.estimator.kinetic import TIAnchor
 from phasetune.testsystems import kinetic_harmonic_system
 
 TEMPS = np.array([400.0, 700.0, 1000.0, 1400.0])
@@ -25,10 +25,10 @@ def system():
     return kinetic_harmonic_system(n_atoms=64, n_samples=60_000, seed=5)
 
 
-def as_liquid(pv, anchor: LiquidAnchor | None = None):
+def as_liquid(pv, anchor: TIAnchor | None = None):
     prov = dict(pv.provenance, phase={"name": "liquid", "liquid": {"melt_temperature": 1.0}})
     if anchor is not None:
-        prov["liquid_anchor"] = anchor.to_dict()
+        prov["ti_anchor"] = anchor.to_dict()
     return replace(pv, provenance=prov)
 
 
@@ -39,9 +39,9 @@ def exact_total(system, theta, temps):
 
 def test_anchored_liquid_reproduces_the_exact_free_energy_and_gradient(system):
     f_a = float(exact_total(system, [1.0, 1.0], [T_ANCHOR])[0, 0])
-    anchor = LiquidAnchor(T_ANCHOR, f_a, 2e-4, "exact")
+    anchor = TIAnchor(T_ANCHOR, f_a, 2e-4, "exact")
     est = DDOSEstimator(as_liquid(system.phase_volume, anchor), system.conventions)
-    assert est.kinetic.model == "anchored"
+    assert est.kinetic.model == "log" and est.kinetic.ti_alpha is not None
     p = est.predict(THETAS, TEMPS, gradient=True)
     exact = system.exact(THETAS, TEMPS)
     err = p.F_vib - exact.F_vib
@@ -59,10 +59,10 @@ def test_anchored_liquid_reproduces_the_exact_free_energy_and_gradient(system):
 def test_anchor_shift_moves_free_energy_by_t_over_ta(system):
     """Shifting the anchor F by δ changes s_ref by a constant −δ/(k_BT_a): F(T) moves by δT/T_a."""
     f_a = float(exact_total(system, [1.0, 1.0], [T_ANCHOR])[0, 0])
-    base = DDOSEstimator(as_liquid(system.phase_volume, LiquidAnchor(T_ANCHOR, f_a, 0.0)),
+    base = DDOSEstimator(as_liquid(system.phase_volume, TIAnchor(T_ANCHOR, f_a, 0.0)),
                          system.conventions)
     moved = DDOSEstimator(as_liquid(system.phase_volume,
-                                    LiquidAnchor(T_ANCHOR, f_a + 0.01, 0.0)),
+                                    TIAnchor(T_ANCHOR, f_a + 0.01, 0.0)),
                           system.conventions)
     d = moved.predict(THETAS, TEMPS).F_total - base.predict(THETAS, TEMPS).F_total
     assert np.allclose(d, 0.01 * TEMPS[:, None] / T_ANCHOR, atol=1e-6)
@@ -71,9 +71,27 @@ def test_anchor_shift_moves_free_energy_by_t_over_ta(system):
 def test_liquid_without_anchor_or_outside_range_or_other_convention_is_refused(system):
     with pytest.raises(EstimatorError, match="no free-energy anchor"):
         DDOSEstimator(as_liquid(system.phase_volume), system.conventions)
-    far = LiquidAnchor(20_000.0, 0.0, 0.0)
-    with pytest.raises(EstimatorError, match="outside the shells' temperatures"):
+    far = TIAnchor(20_000.0, 0.0, 0.0)
+    with pytest.raises(EstimatorError, match="TI anchor's temperature 20000 K is outside"):
         DDOSEstimator(as_liquid(system.phase_volume, far), system.conventions)
-    ok = LiquidAnchor(T_ANCHOR, 0.0, 0.0)
+    ok = TIAnchor(T_ANCHOR, 0.0, 0.0)
     with pytest.raises(EstimatorError, match="COM-fixed convention"):
         DDOSEstimator(as_liquid(system.phase_volume, ok), Conventions(modes="3N"))
+
+
+def test_a_ti_anchor_on_crystal_kinetic_shells(system):
+    """A crystal's kinetic shells anchored at T_a instead of the harmonic limit: the same answer
+    within σ, and a smaller σ near T_a (no integration from ε → 0)."""
+    f_a = float(exact_total(system, [1.0, 1.0], [T_ANCHOR])[0, 0])
+    plain = DDOSEstimator(system.phase_volume, system.conventions)
+    pv = replace(system.phase_volume, provenance=dict(
+        system.phase_volume.provenance, ti_anchor=TIAnchor(T_ANCHOR, f_a, 1e-5).to_dict()))
+    anchored = DDOSEstimator(pv, system.conventions)
+    assert anchored.kinetic.model == "power" and anchored.kinetic.ti_alpha is not None
+    exact = system.exact(THETAS, TEMPS).F_vib
+    for est in (plain, anchored):
+        p = est.predict(THETAS, TEMPS)
+        assert np.all(np.abs(p.F_vib - exact) <= 3.0 * p.sigma_F + 1e-6)
+    near = np.array([T_ANCHOR * 1.05])
+    assert anchored.predict(THETAS[1], near).sigma_F[0, 0] < plain.predict(THETAS[1],
+                                                                           near).sigma_F[0, 0]

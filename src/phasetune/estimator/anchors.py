@@ -1,7 +1,9 @@
-"""The free-energy anchors of liquid phases, kept beside their archive (method.md §4.6).
+"""TI anchors of kinetic phases, kept beside their archive (method.md §4.6).
 
 A liquid's kinetic shells give its entropy up to a constant; one free energy of the reference
-potential per (phase, volume) — liquid TI of θ0 at one temperature — fixes it.  Anchors live in
+potential per (phase, volume) — liquid TI of θ0 at one temperature — fixes it.  A crystal's
+kinetic shells may take one too (instead of the harmonic limit: less integration noise near the
+anchor's temperature).  Anchors live in
 ``<archive>.anchors.json`` (format ``phasetune-anchors`` v1): per phase, per volume tag (Å³/atom,
 6 decimals), the anchor's T (K), F^(3N−3) (eV/atom), σ (eV/atom), the reference potential's
 SHA-256 and the source file's name and SHA-256.  :func:`attach_anchors` puts them into the
@@ -18,7 +20,7 @@ from pathlib import Path
 from ..atomic import atomic_write
 from ..errors import ArchiveError, PhasetuneError
 from ..model import PhaseVolume
-from .kinetic import LiquidAnchor
+from .kinetic import TIAnchor
 
 FORMAT = "phasetune-anchors"
 VERSION = 1
@@ -50,7 +52,7 @@ def read_anchors(archive: str | Path) -> dict:
     return data["phases"]
 
 
-def write_anchor(archive: str | Path, phase: str, volume: float, anchor: LiquidAnchor,
+def write_anchor(archive: str | Path, phase: str, volume: float, anchor: TIAnchor,
                  potential_sha256: str) -> Path:
     """Add (or replace) the anchor of one (phase, volume), atomically."""
     phases = read_anchors(archive)
@@ -65,10 +67,11 @@ def write_anchor(archive: str | Path, phase: str, volume: float, anchor: LiquidA
 
 def attach_anchors(archive: str | Path, phase_volume: PhaseVolume,
                    reference_sha256: str | None = None) -> PhaseVolume:
-    """``phase_volume`` with its recorded anchor in ``provenance["liquid_anchor"]`` (unchanged
-    for crystals and for liquids without one; the estimator then names the fix).  An anchor made
-    with another reference potential than the archive's is refused."""
-    if not phase_volume.liquid:
+    """``phase_volume`` with its recorded anchor in ``provenance["ti_anchor"]`` (unchanged
+    without one: a crystal then uses its harmonic limit, a liquid is refused by the estimator
+    with the fix).  An anchor made with another reference potential than the archive's is
+    refused."""
+    if phase_volume.flavour != "kinetic":
         return phase_volume
     ref = phase_volume.reference
     stored = read_anchors(archive).get(ref.phase, {}).get(volume_key(ref.volume))
@@ -79,24 +82,25 @@ def attach_anchors(archive: str | Path, phase_volume: PhaseVolume,
             f"{record_path(archive)}: the anchor of {ref.phase} at {ref.volume:g} Å³/atom was "
             "computed with another potential than the archive's reference",
             "run liquid TI with the archive's reference potential and attach it again")
-    return replace(phase_volume, provenance=dict(phase_volume.provenance, liquid_anchor=stored))
+    return replace(phase_volume, provenance=dict(phase_volume.provenance, ti_anchor=stored))
 
 
 def anchor_from_ti(path: str | Path, temperature: float | None = None
-                   ) -> tuple[LiquidAnchor, float, int, str]:
-    """(anchor, volume Å³/atom, N, potential SHA-256) from a ``phasetune ti --structure liquid
-    --json`` file; ``temperature`` picks a row when the file has several (default: the only)."""
+                   ) -> tuple[TIAnchor, float, int, str, bool]:
+    """(anchor, volume Å³/atom, N, potential SHA-256, liquid?) from a ``phasetune ti [--structure
+    liquid] --json`` file; ``temperature`` picks a row when the file has several (default: the
+    only)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
         data = json.loads(raw)
     except (OSError, ValueError) as exc:
         raise PhasetuneError(f"{path}: not a readable JSON file ({exc})",
-                             "give the output of phasetune ti --structure liquid --json") from exc
+                             "give the output of phasetune ti … --json") from exc
     rows = data.get("temperatures") if isinstance(data, dict) else None
-    if not rows or data.get("phase", data.get("structure_kind")) not in ("liquid", None):
-        raise PhasetuneError(f"{path}: no liquid TI temperatures in it",
-                             "give the output of phasetune ti --structure liquid --json")
+    if not rows:
+        raise PhasetuneError(f"{path}: no TI temperatures in it",
+                             "give the output of phasetune ti … --json")
     if temperature is not None:
         rows = [r for r in rows if abs(float(r["T"]) - temperature) < 1e-6]
     if len(rows) != 1:
@@ -111,7 +115,8 @@ def anchor_from_ti(path: str | Path, temperature: float | None = None
         sigma = float(row["sigma"])
         sha = str(data["potential"]["sha256"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise PhasetuneError(f"{path}: missing field {exc} of a liquid TI result",
-                             "give the output of phasetune ti --structure liquid --json") from exc
+        raise PhasetuneError(f"{path}: missing field {exc} of a TI result",
+                             "give the output of phasetune ti … --json") from exc
     source = f"{path.name} sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
-    return LiquidAnchor(float(row["T"]), f, sigma, source), volume, n_atoms, sha
+    return (TIAnchor(float(row["T"]), f, sigma, source), volume, n_atoms, sha,
+            data.get("phase") == "liquid")

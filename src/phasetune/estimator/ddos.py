@@ -28,7 +28,7 @@ from ..scoring.score_matching import (
 from .conjugate import N_SLOPES, POLY_TOL, ConjugateTables
 from .joint import ESS_MIN, JointCorrection
 from .kinetic import DEFAULT_DEGREE as KINETIC_DEGREE
-from .kinetic import LiquidAnchor, ReferenceEntropy, reference_entropy, stored_anchor
+from .kinetic import ReferenceEntropy, TIAnchor, reference_entropy, stored_anchor
 from .prediction import CLAMPED, LOW_SUPPORT, Prediction
 from .saddle import SaddleSolver, assemble
 from .smoother import DEFAULT_DEGREE as SMOOTHER_DEGREE
@@ -58,10 +58,11 @@ class DDOSEstimator:
             correction to the harmonic anchor of s_ref (it is reported either way).
         kinetic_model: kinetic shells: ``"power"`` (g = r_n + Σ_q b_q ε^q, harmonic limit
             built in) or ``"log"`` (polynomial in ln ε anchored at the lowest shell).  Liquids
-            always use ``"anchored"`` (method.md §4.6).
-        liquid_anchor: a liquid's free energy of the reference at one temperature (the constant
-            of its shell measure); default: ``phase_volume.provenance["liquid_anchor"]`` (set by
-            :func:`phasetune.estimator.liquid.attach_anchors`).  A liquid without one is refused.
+            always use ``"log"`` with a TI anchor (method.md §4.6).
+        ti_anchor: kinetic shells: the reference's free energy at one temperature from TI, the
+            constant of the shell measure (required for a liquid, optional for a crystal);
+            default: ``phase_volume.provenance["ti_anchor"]`` (set by
+            :func:`phasetune.estimator.anchors.attach_anchors`).
     """
 
     def __init__(self, phase_volume: PhaseVolume, conventions: Conventions = DEFAULT_CONVENTIONS,
@@ -69,7 +70,7 @@ class DDOSEstimator:
                  smoother_degree: int = SMOOTHER_DEGREE, n_slopes: int = N_SLOPES,
                  poly_tol: float = POLY_TOL, fit: PhaseVolumeFit | None = None,
                  kinetic_degree: int = KINETIC_DEGREE, anchor_correction: bool = True,
-                 kinetic_model: str = "power", liquid_anchor: LiquidAnchor | None = None):
+                 kinetic_model: str = "power", ti_anchor: TIAnchor | None = None):
         if phase_volume.flavour not in ("hessian", "kinetic"):
             raise EstimatorError(f"sampler flavour {phase_volume.flavour!r} has no estimator path",
                                  "use Hessian-isosurface or kinetic archives")
@@ -86,14 +87,14 @@ class DDOSEstimator:
         self.conventions = conventions
         self.kinetic: ReferenceEntropy | None = None
         """The shell measure s_ref of kinetic shells (method.md §4.5), None for Hessian shells."""
-        self.liquid_anchor = liquid_anchor
-        if phase_volume.liquid:
-            self.liquid_anchor = liquid_anchor or stored_anchor(phase_volume)
+        self.ti_anchor = ti_anchor
+        if phase_volume.flavour == "kinetic":
+            self.ti_anchor = ti_anchor or stored_anchor(phase_volume)
+            liquid = phase_volume.liquid
             self.kinetic = reference_entropy(self.phase_volume, conventions, kinetic_degree,
-                                             False, "anchored", self.liquid_anchor)
-        elif phase_volume.flavour == "kinetic":
-            self.kinetic = reference_entropy(self.phase_volume, conventions, kinetic_degree,
-                                             anchor_correction, kinetic_model)
+                                             anchor_correction and not liquid,
+                                             "log" if liquid else kinetic_model,
+                                             self.ti_anchor, liquid)
         self.r = ref.modes_per_atom(conventions)
         self.n_components = len(ref.D0)
         self.fixed = np.asarray(phase_volume.descriptors.fixed, dtype=bool)
@@ -354,7 +355,7 @@ class DDOSEstimator:
             if self.joint_reference is not None:
                 settings["smoother_degree"] = max(2, settings["smoother_degree"] - 1)
             self._alternative = DDOSEstimator(self.phase_volume, self.conventions, alt,
-                                              liquid_anchor=self.liquid_anchor, **settings)
+                                              ti_anchor=self.ti_anchor, **settings)
             self._alternative.set_joint_reference(self.joint_reference)
         return self._alternative
 

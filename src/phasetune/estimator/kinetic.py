@@ -26,14 +26,16 @@ g is fitted over the shells by weighted least squares (weights 1/σ_i², σ_i fr
   s_ref(α) = s_H(α_1) + c_1 + ∫_{α_1}^{α} g dα', with the optional first-order anharmonic
   correction c_1 = g(α_1) − r_n (exact when g − r_n ∝ ε below α_1).
 
-A liquid (method.md §4.6) has no harmonic limit: its shells use the ``"log"`` fit anchored on one
-free energy of the reference, F_vib(T_a) = F(T_a) − E0 from liquid TI (:class:`LiquidAnchor`).
-The saddle at θ = θ0 is exact on kinetic shells (θ0·(D − D0) + k = ε), so
-−β_aF_vib = max_α[s_ref(α) − β_aε(α)]: at α_a with g(α_a) = β_aε(α_a),
+**TI anchor** (:class:`TIAnchor`, method.md §4.6): one free energy of the reference,
+F_vib(T_a) = F(T_a) − E0 from TI, may fix the constant instead — required for a liquid (no
+harmonic limit; ``"log"`` fit), optional for a crystal (it removes the integration noise from
+the harmonic limit near T_a).  The saddle at θ = θ0 is exact on kinetic shells
+(θ0·(D − D0) + k = ε), so −β_aF_vib = max_α[s_ref(α) − β_aε(α)]: at α_a with g(α_a) = β_aε(α_a),
 
       s_ref(α) = β_a(ε(α_a) − F_vib) + ∫_{α_a}^{α} g dα′,
 
-with σ² = J Cov Jᵀ + (β_aσ_F)² (α_a is stationary: its own noise enters at second order).
+i.e. the fitted s_ref plus a constant ``shift``, with σ² = [J(α) − J(α_a)] Cov [·]ᵀ + (β_aσ_F)²
+(α_a is stationary: its own noise enters at second order).
 
 The fit covariance (scaled by the Birge ratio) gives σ of s_ref(α).  Another mode count
 r (method.md §3) adds the harmonic difference s_H^{(r)}(α) − s_H^{(r_n)}(α) = const + (r − r_n)α,
@@ -42,7 +44,7 @@ as the harmonic route changes the slope of its shell measure from r_n/2 to r/2.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -55,18 +57,18 @@ from ..model.shells import inverse_kinetic_mean
 
 DEFAULT_DEGREE = 2
 """Degree Q of the fit of g(α) = ds_ref/dα (``"power"``: powers ε¹ … ε^Q; ``"log"``: t⁰ … t^Q)."""
-MODELS = ("power", "log", "anchored")
+MODELS = ("power", "log")
 
 
 @dataclass(frozen=True)
-class LiquidAnchor:
-    """One free energy of the reference potential on a liquid's (phase, volume): the constant of
-    its shell measure (method.md §4.6).
+class TIAnchor:
+    """One free energy of the reference potential on a kinetic (phase, volume), from TI: the
+    constant of its shell measure (method.md §4.6; required for liquids).
 
     Attributes:
         temperature: T_a, K.
-        free_energy: F per atom, eV/atom, in the COM-fixed convention F^(3N−3) of liquid TI
-            (θ0, same N and volume, β0 included).
+        free_energy: F per atom, eV/atom, in the COM-fixed convention F^(3N−3) of TI (θ0, same N,
+            cell and volume, β0 included; for a liquid F_phys − f_trans(V_box, N)).
         sigma: its σ, eV/atom.
         source: where it comes from (a file name and its SHA-256), for provenance.
     """
@@ -125,14 +127,12 @@ class ReferenceEntropy:
     omega_bar: float
     harmonic_constant: float
     """s_H^{(r_n)}(α) = r_n α + harmonic_constant."""
-    anchor_alpha: float | None = None
-    """α of the anchor (``"anchored"``: α_a; otherwise the lowest shell)."""
-    anchor_sigma: float = 0.0
-    """σ of the anchor value itself (``"anchored"``: β_aσ_F), added in quadrature."""
-
-    @property
-    def alpha_anchor(self) -> float:
-        return float(self.alphas[0] if self.anchor_alpha is None else self.anchor_alpha)
+    shift: float = 0.0
+    """Constant added to s_ref by a TI anchor (0 without one)."""
+    ti_alpha: float | None = None
+    """α_a of a TI anchor (the shell whose temperature is T_a), None without one."""
+    ti_sigma: float = 0.0
+    """σ of the TI anchor's value β_aσ_F, added in quadrature."""
 
     def _t(self, alpha):
         return (np.asarray(alpha, dtype=float) - self.centre) / self.half
@@ -152,7 +152,7 @@ class ReferenceEntropy:
         q = np.arange(self.coef.size)
         if self.model == "power":
             return self._x(alpha)[..., None] ** (q + 1) / (q + 1)
-        t, t1 = self._t(alpha)[..., None], self._t(self.alpha_anchor)
+        t, t1 = self._t(alpha)[..., None], self._t(self.alphas[0])
         j = self.half * (t ** (q + 1) - t1 ** (q + 1)) / (q + 1)
         if self.apply_correction:
             j = j + t1**q
@@ -167,12 +167,14 @@ class ReferenceEntropy:
 
     def value(self, alpha) -> np.ndarray:
         """s_ref(α) per atom (dimensionless) in the convention's mode count."""
-        return self.constant(alpha) + self.design(alpha) @ self.coef
+        return self.constant(alpha) + self.design(alpha) @ self.coef + self.shift
 
     def sigma(self, alpha) -> np.ndarray:
-        """σ of s_ref(α) from the fit covariance."""
+        """σ of s_ref(α) from the fit covariance (and the TI anchor's own σ)."""
         j = self.design(alpha)
-        var = np.einsum("...p,pq,...q->...", j, self.cov, j) + self.anchor_sigma**2
+        if self.ti_alpha is not None:
+            j = j - self.design(self.ti_alpha)
+        var = np.einsum("...p,pq,...q->...", j, self.cov, j) + self.ti_sigma**2
         return np.sqrt(np.clip(var, 0.0, None))
 
     def fitted_slope(self, alpha) -> np.ndarray:
@@ -197,11 +199,12 @@ class ReferenceEntropy:
             lin = self.r_native + self.slope
             exps = [self.coef[k] * (self.omega_bar / self.eps_scale) ** (k + 1) / (k + 1)
                     for k in range(n)]
-            return np.array([0.0, 1.0, 2.0, self.harmonic_constant + self.offset, lin, *exps])
+            return np.array([0.0, 1.0, 2.0, self.harmonic_constant + self.offset + self.shift,
+                             lin, *exps])
         m = np.zeros(n + 1)
-        t1 = self._t(self.alpha_anchor)
+        t1 = self._t(self.alphas[0])
         m[0] = self.anchor - (self.r_native if self.apply_correction else 0.0) + self.offset \
-            + self.slope * self.centre
+            + self.slope * self.centre + self.shift
         m[1] = self.slope * self.half
         for p in range(n):
             m[0] += self.coef[p] * ((t1**p if self.apply_correction else 0.0)
@@ -210,27 +213,29 @@ class ReferenceEntropy:
         return np.concatenate([[self.centre, self.half, float(n + 1)], m])
 
     def summary(self) -> dict:
-        return {"model": self.model, "anchor_alpha": self.alpha_anchor,
+        ti = {} if self.ti_alpha is None else {
+            "ti_anchor_alpha": self.ti_alpha, "ti_anchor_T": float(self.temperature(self.ti_alpha)),
+            "ti_anchor_sigma": self.ti_sigma, "ti_anchor_shift": self.shift}
+        return {"model": self.model, "anchor_alpha": float(self.alphas[0]), **ti,
                 "anchor": self.anchor, "anchor_correction": self.correction,
                 "anchor_correction_sigma": self.correction_sigma,
                 "anchor_correction_applied": self.apply_correction or self.model == "power",
-                "anchor_sigma": self.anchor_sigma,
                 "slope_fit_birge": self.birge, "slope_fit_degree": int(self.coef.size),
                 "g_native": self.r_native}
 
 
-def stored_anchor(phase_volume: PhaseVolume) -> LiquidAnchor:
-    """The liquid anchor attached to a (phase, volume) (``provenance["liquid_anchor"]``)."""
-    ref = phase_volume.reference
-    stored = phase_volume.provenance.get("liquid_anchor")
+ANCHOR_HINT = ("run TI of the reference potential at this volume (for a liquid: phasetune ti "
+               "--structure liquid … --json > ti.json) and attach it (phasetune anchor ARCHIVE "
+               "ti.json)")
+
+
+def stored_anchor(phase_volume: PhaseVolume) -> TIAnchor | None:
+    """The TI anchor attached to a (phase, volume) (``provenance["ti_anchor"]``), or None."""
+    stored = phase_volume.provenance.get("ti_anchor")
     if not stored:
-        raise EstimatorError(
-            f"the liquid {ref.phase} at {ref.volume:g} Å³/atom has no free-energy anchor: its "
-            "shells give the entropy only up to a constant",
-            "run liquid TI of the reference potential at this volume (phasetune ti --structure "
-            "liquid … --json > ti.json) and attach it (phasetune anchor ARCHIVE ti.json)")
-    return LiquidAnchor(float(stored["T"]), float(stored["F"]), float(stored["sigma"]),
-                        str(stored.get("source", "")))
+        return None
+    return TIAnchor(float(stored["T"]), float(stored["F"]), float(stored["sigma"]),
+                    str(stored.get("source", "")))
 
 
 def shell_slopes(phase_volume: PhaseVolume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -255,16 +260,12 @@ def shell_slopes(phase_volume: PhaseVolume) -> tuple[np.ndarray, np.ndarray, np.
 
 def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
                       degree: int = DEFAULT_DEGREE, anchor_correction: bool = True,
-                      model: str = "power",
-                      anchor: LiquidAnchor | None = None) -> ReferenceEntropy:
-    """Fit g(α) over the kinetic shells and build s_ref (module docstring); ``model="anchored"``
-    (liquids) needs ``anchor``."""
+                      model: str = "power", anchor: TIAnchor | None = None,
+                      liquid: bool = False) -> ReferenceEntropy:
+    """Fit g(α) over the kinetic shells and build s_ref (module docstring), its constant from
+    the harmonic limit or from a TI ``anchor``; a ``liquid`` (no harmonic limit) needs one."""
     if model not in MODELS:
-        raise EstimatorError(f"unknown kinetic measure model {model!r}",
-                             "use 'power', 'log' or 'anchored'")
-    if (model == "anchored") != (anchor is not None):
-        raise EstimatorError("the 'anchored' shell measure (liquids) needs a LiquidAnchor, and "
-                             "only it takes one")
+        raise EstimatorError(f"unknown kinetic measure model {model!r}", "use 'power' or 'log'")
     ref = phase_volume.reference
     alphas, g, sig = shell_slopes(phase_volume)
     if alphas.size < 3:
@@ -274,7 +275,7 @@ def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
                              "sample more per shell")
     r_n = ref.n_modes / ref.n_atoms
     r = ref.modes_per_atom(conventions)
-    if anchor is not None:
+    if liquid:
         r_n = r = (3.0 * ref.n_atoms - 3.0) / ref.n_atoms
         if conventions.modes != "3N-3":
             raise EstimatorError(
@@ -286,7 +287,7 @@ def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
         n_coef = int(min(max(degree, 1), alphas.size - 1))
         design = (eps / eps[-1])[:, None] ** np.arange(1, n_coef + 1)
         target = g - r_n
-    else:  # "log" and "anchored"
+    else:
         n_coef = int(min(degree, alphas.size - 2)) + 1
         design = ((alphas - centre) / half)[:, None] ** np.arange(n_coef)
         target = g
@@ -305,34 +306,44 @@ def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
     j1 = design[0]
     corr = float(j1 @ coef - (0.0 if model == "power" else r_n))
     corr_sigma = float(np.sqrt(max(j1 @ cov @ j1, 0.0)))
+    measure = ReferenceEntropy(model, alphas, g, sig, centre, half, float(eps[-1]), coef, cov,
+                               birge, s_anchor, corr, corr_sigma, bool(anchor_correction), r_n,
+                               r, offset, r - r_n, ref.omega_bar, harmonic_constant)
     if anchor is None:
-        return ReferenceEntropy(model, alphas, g, sig, centre, half, float(eps[-1]), coef, cov,
-                                birge, s_anchor, corr, corr_sigma, bool(anchor_correction), r_n,
-                                r, offset, r - r_n, ref.omega_bar, harmonic_constant)
+        if liquid:
+            raise EstimatorError(f"the liquid {ref.phase} at {ref.volume:g} Å³/atom has no "
+                                 "free-energy anchor: its shells give the entropy only up to a "
+                                 "constant", ANCHOR_HINT)
+        return measure
+    return anchored(measure, anchor, ref.E0)
+
+
+def anchored(measure: ReferenceEntropy, anchor: TIAnchor, e0: float) -> ReferenceEntropy:
+    """``measure`` with its constant fixed by a TI anchor (module docstring): the shift makes
+    the native (r_n) measure satisfy s_ref(α_a) = β_a(ε(α_a) − (F − E0)) at the shell α_a of T_a;
+    the convention terms stay on top."""
     beta = 1.0 / (KB * anchor.temperature)
-    alpha_a = _anchor_alpha(coef, centre, half, ref.omega_bar, beta, alphas)
-    value = beta * (ref.omega_bar * np.exp(alpha_a) - (anchor.free_energy - ref.E0))
-    return ReferenceEntropy(model, alphas, g, sig, centre, half, float(eps[-1]), coef, cov,
-                            birge, float(value), 0.0, 0.0, False, r_n, r, 0.0, 0.0,
-                            ref.omega_bar, harmonic_constant, anchor_alpha=alpha_a,
-                            anchor_sigma=beta * anchor.sigma)
+    alpha_a = anchor_alpha(measure, beta)
+    native = measure.value(alpha_a) - measure.offset - measure.slope * alpha_a
+    target = beta * (measure.omega_bar * np.exp(alpha_a) - (anchor.free_energy - e0))
+    return replace(measure, shift=float(target - native), ti_alpha=alpha_a,
+                   ti_sigma=beta * anchor.sigma)
 
 
-def _anchor_alpha(coef: np.ndarray, centre: float, half: float, omega_bar: float, beta: float,
-                  alphas: np.ndarray) -> float:
-    """α_a where the fitted g(α) = β_a ε(α): the shell of the anchor temperature."""
+
+
+def anchor_alpha(measure: ReferenceEntropy, beta: float) -> float:
+    """α_a where the fitted native slope g(α) = β_a ε(α): the shell of the anchor temperature."""
     def gap(a: float) -> float:
-        t = (a - centre) / half
-        return float(np.polyval(coef[::-1], t) - beta * omega_bar * np.exp(a))
+        return float(measure.fitted_slope(a) - beta * measure.omega_bar * np.exp(a))
 
-    lo, hi = float(alphas[0]), float(alphas[-1])
+    lo, hi = float(measure.alphas[0]), float(measure.alphas[-1])
     if not gap(lo) > 0.0 > gap(hi):
-        t_lo = omega_bar * np.exp(lo) / (KB * np.polyval(coef[::-1], (lo - centre) / half))
-        t_hi = omega_bar * np.exp(hi) / (KB * np.polyval(coef[::-1], (hi - centre) / half))
+        t_lo, t_hi = (float(measure.temperature(a) - 0.0) for a in (lo, hi))
         raise EstimatorError(
-            f"the liquid anchor's temperature {1.0 / (KB * beta):.0f} K is outside the shells' "
+            f"the TI anchor's temperature {1.0 / (KB * beta):.0f} K is outside the shells' "
             f"temperatures {t_lo:.0f}–{t_hi:.0f} K",
-            "anchor with a liquid TI inside the sampled range, or sample shells around it")
+            "anchor with TI inside the sampled range, or sample shells around it")
     for _ in range(80):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if gap(mid) > 0.0 else (lo, mid)
