@@ -12,9 +12,11 @@ Three measures, each cheap for N ≲ 10³ atoms:
 * **Structure factor** S(k) = |Σ_j e^{ik·r_j}|²/N at reciprocal vectors of the periodic cell.
   Any crystal that forms in a periodic cell is commensurate with it, so its Bragg peaks lie on
   these vectors: the largest S(k)/N over the window 5.5 ≤ |k|v^{1/3} ≤ 8.5 (the first peaks of
-  bcc, fcc, hcp and the liquid) is ≈ e^{−k²⟨u²⟩/3} ~ 0.5–0.9 in a crystal and a few times 1/N
-  in a liquid.  At the Bragg vectors of a reference crystal (:func:`bragg_vectors`) the mean
-  S(G)/N measures how much of that crystal survives (the "solid melted" check).
+  bcc, fcc, hcp and the liquid) is ≈ e^{−k²⟨u²⟩/3} ~ 0.5–0.9 in a crystal and
+  ≈ S̄ ln(n_k)/N in a liquid (n_k vectors, S̄ ≲ 3): decisive for N ≳ 100, not for a few dozen
+  atoms, where q6 decides (:func:`sk_threshold`).  At the Bragg vectors of a reference crystal
+  (:func:`bragg_vectors`) the mean S(G)/N measures how much of that crystal survives (the
+  "solid melted" check).
 * **Diffusion** D = lim MSD(t)/6t (Å²/ps) from a trajectory, unwrapped by the minimum image
   between consecutive frames (frames must be closer in time than it takes an atom to cross half
   the cell) and with the centre-of-mass drift removed.  Liquid metals near melting have
@@ -46,7 +48,10 @@ SOLID_FRACTION_LIQUID = 0.2
 SOLID_FRACTION_CRYSTAL = 0.5
 """… and a crystal (or a largely crystallised liquid) at least this many."""
 SK_CRYSTAL = 0.35
-"""max S(k)/N from which a cell holds a crystal (Bragg peak)."""
+"""max S(k)/N from which a large cell holds a crystal (Bragg peak); small cells need more
+(:func:`sk_threshold`)."""
+SK_LIQUID_PEAK = 3.0
+"""An upper bound of a liquid metal's S(k) at its first peak."""
 DIFFUSION_MIN = 0.02
 """Å²/ps: a liquid diffuses faster than this (crystals ≈ 0, liquid metals 0.1–1)."""
 MIN_DIFFUSION_TIME = 1.0
@@ -90,13 +95,28 @@ def structure_factor(positions: np.ndarray, kvectors: np.ndarray) -> np.ndarray:
     return np.abs(rho) ** 2 / len(positions)
 
 
+def _window(cell: np.ndarray, n_atoms: int) -> np.ndarray:
+    a = _volume_per_atom(cell, n_atoms) ** (1.0 / 3.0)
+    return reciprocal_vectors(cell, K_WINDOW[0] / a, K_WINDOW[1] / a)
+
+
 def max_structure_factor(positions: np.ndarray, cell: np.ndarray) -> float:
     """Largest S(k)/N over the cell's reciprocal vectors in the window :data:`K_WINDOW`."""
-    a = _volume_per_atom(cell, len(positions)) ** (1.0 / 3.0)
-    k = reciprocal_vectors(cell, K_WINDOW[0] / a, K_WINDOW[1] / a)
+    k = _window(cell, len(positions))
     if not len(k):
         return float("nan")
     return float(structure_factor(positions, k).max() / len(positions))
+
+
+def sk_threshold(cell: np.ndarray, n_atoms: int) -> float:
+    """The max S(k)/N that signals a crystal in this cell.
+
+    In a liquid, S(k) at each of the n_k window vectors is exponentially distributed with a
+    mean ≤ :data:`SK_LIQUID_PEAK`, so its maximum exceeds S̄(ln n_k + 14) with a probability
+    below 10⁻⁶: the threshold is that over N, and at least :data:`SK_CRYSTAL`.  Above 1 (cells
+    of a few dozen atoms) S(k) cannot tell and only the q6 fraction decides."""
+    n_k = max(len(_window(cell, n_atoms)), 1)
+    return max(SK_CRYSTAL, SK_LIQUID_PEAK * (np.log(n_k) + 14.0) / n_atoms)
 
 
 def bragg_vectors(crystal: Atoms, threshold: float = 0.9) -> np.ndarray:
@@ -257,7 +277,8 @@ def is_liquid(positions: np.ndarray, cell: np.ndarray, reference: Atoms | None =
         times = np.asarray(times, dtype=float)
         duration = float(times[-1] - times[0])
         diffusion = diffusion_coefficient(times, mean_squared_displacement(frames, cell))
-    crystalline = solid >= SOLID_FRACTION_CRYSTAL or sk >= SK_CRYSTAL
+    crystalline = bool(solid >= SOLID_FRACTION_CRYSTAL
+                       or sk >= sk_threshold(cell, frames.shape[1]))
     reasons = []
     if crystalline:
         reasons.append(f"crystalline (solid-like fraction {solid:.2f}, largest S(k)/N "
@@ -314,6 +335,7 @@ class LiquidGuard:
         self.reference = reference
         self.context = context
         self.bragg = bragg_vectors(reference)
+        self.sk_limit = sk_threshold(self.cell, len(reference))
         self.frames: list[np.ndarray] = []
         self.times: list[float] = []
         self.segment = ""
@@ -330,7 +352,10 @@ class LiquidGuard:
         self.frames.append(x)
         self.times.append(float(md.time))
         sk = max_structure_factor(x, self.cell)
-        self._peaks = self._peaks + 1 if sk >= SK_CRYSTAL else 0
+        # a Bragg peak, or (small cells, or a peak below the threshold) a solid-like majority
+        suspect = sk >= self.sk_limit or (sk >= SK_CRYSTAL and
+                                          solid_fraction(x, self.cell) >= SOLID_FRACTION_CRYSTAL)
+        self._peaks = self._peaks + 1 if suspect else 0
         if self._peaks >= 2:
             self._fail(f"crystalline (largest S(k)/N {sk:.2f} in two consecutive checks)")
 
