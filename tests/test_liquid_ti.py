@@ -317,3 +317,36 @@ def test_cli_liquid_json_smoke(tmp_path):
         "ti", "--structure", "liquid", "--volume", "13", "--cells", "2", "-T", "2000",
         "--potential", "lammps:Cu_u3.eam", "--pressure", "0", "--json"])
     assert bad.exit_code == 2 and "crystal option" in json.loads(bad.output)["error"]
+
+
+# -- the volume path ----------------------------------------------------------------------------
+def test_pressure_integral_is_exact_for_cubic_pressures():
+    from phasetune.ti.liquid_volume import integrate_pressure
+
+    v = np.array([16.0, 16.7, 17.1, 18.0, 18.4])
+    p = 0.3 - 0.02 * (v - 17) + 0.004 * (v - 17) ** 2 - 0.001 * (v - 17) ** 3
+
+    def antiderivative(x):
+        y = x - 17
+        return 0.3 * y - 0.01 * y**2 + 0.004 / 3 * y**3 - 0.00025 * y**4
+
+    df, sigma, degree = integrate_pressure(v, p, np.full(5, 1e-4))
+    assert degree == 3 and df[0] == 0.0
+    assert df == pytest.approx(-(antiderivative(v) - antiderivative(v[0])), abs=1e-12)
+    assert np.all(sigma[1:] > 0)
+
+
+def test_volume_path_of_an_ideal_gas_is_exact():
+    """pair_style zero: P = Nk_BT/V exactly, so F_phys(v) − F_phys(v₁) = −k_BT ln(v/v₁)."""
+    from phasetune.ti.liquid_volume import liquid_volume_path
+
+    atoms = crystal("fcc", "Cu", volume=13.0, cells=2)
+    zero = PairPotential("zero", ("Cu",), ("zero", "5.0"), (("*", "*"),))
+    vols = [13.0, 13.4, 13.8, 14.2]
+    path = liquid_volume_path(atoms, zero, vols, 1500.0, steps=200, equilibration=100,
+                              melt_steps=200, md_settings=FAST)
+    kt = KB * 1500.0
+    assert path.dF_phys == pytest.approx(-kt * np.log(np.array(vols) / 13.0), abs=2e-7)
+    assert path.dF_com_fixed == pytest.approx(path.dF_phys + kt / 32 * np.log(np.array(vols)
+                                                                               / 13.0))
+    assert path.to_dict()["pressure_GPa"][0] == pytest.approx(kt / 13.0 / 6.241509074e-3)
