@@ -350,3 +350,29 @@ def test_volume_path_of_an_ideal_gas_is_exact():
     assert path.dF_com_fixed == pytest.approx(path.dF_phys + kt / 32 * np.log(np.array(vols)
                                                                                / 13.0))
     assert path.to_dict()["pressure_GPa"][0] == pytest.approx(kt / 13.0 / 6.241509074e-3)
+
+
+def test_liquid_reversible_scaling_bookkeeping(cu, tmp_path):
+    """Anchor G_3N-3(T0) = F_3N-3 + P⟨V⟩ at the NPT mean cell, then a (short) sweep: G(T0) is
+    the anchor, G falls with T (dG/dT = −S), G_phys − G_3N-3 = f_trans(⟨V⟩(T))."""
+    from phasetune.model.harmonic import com_translation_free_energy
+    from phasetune.ti import SweepSettings
+    from phasetune.ti.liquid_scaling import liquid_reversible_scaling
+
+    atoms = crystal("fcc", "Cu", volume=13.5, cells=2)
+    p = 0.5 * 6.241509074e-3
+    rs = liquid_reversible_scaling(
+        atoms, cu, 2000.0, 2600.0, p, [2000.0, 2300.0, 2600.0],
+        sweep=SweepSettings(sweep_steps=1500, equilibration=200), repeats=1, seed=4,
+        checkpoint=tmp_path / "rs.json", npt_steps=800, lambda_settings=TINY,
+        md_settings=FAST)
+    d = rs.to_dict()
+    rows = d["temperatures"]
+    assert rows[0]["G"] == pytest.approx(rs.G0, abs=1e-12)
+    v0 = rs.npt["volume"]
+    assert rs.G0 == pytest.approx(rs.anchor.F[0] + p * v0, abs=1e-12)
+    assert rows[0]["G"] > rows[1]["G"] > rows[2]["G"]
+    for r in rows:
+        f_trans = com_translation_free_energy(r["T"], 32, 63.546, r["volume"] * 32, 32)
+        assert r["G_phys"] - r["G_3N-3"] == pytest.approx(f_trans, abs=1e-12)
+    assert (tmp_path / "rs.ti.json").exists() and d["phase"] == "liquid"

@@ -10,13 +10,14 @@
 * :class:`HarmonicReference` — the harmonic reference, also an exactly solvable target;
 * :func:`liquid_free_energy` — F per atom of a liquid at (N, V, T): λ-switch to an
   Uhlenbeck–Ford reference anchored on the ideal gas; :func:`is_liquid` / :func:`has_melted`
-  tell liquids from crystals; :func:`liquid_volume_path` — F(V) − F(V₁) of a liquid from ⟨P⟩.
+  tell liquids from crystals; :func:`liquid_volume_path` — F(V) − F(V₁) of a liquid from ⟨P⟩;
+  :func:`liquid_reversible_scaling` — G(T) of a liquid at fixed P.
 
 Modules: ``md`` (LAMMPS set-up), ``lambda_path``, ``frenkel_ladd``, ``theta_path``,
 ``temperature``, ``basin`` (melting guard), ``stats``, ``result`` (bookkeeping),
 ``checkpoint``, ``api``, ``barostat`` (constant-pressure MD), ``npt``, ``gibbs``, ``scaling``;
 liquids: ``uhlenbeck_ford`` (reference, B2, ideal gas), ``liquid_md``, ``liquid_checks``,
-``liquid_path``, ``liquid_result``, ``liquid`` (API), ``liquid_volume``.
+``liquid_path``, ``liquid_result``, ``liquid`` (API), ``liquid_volume``, ``liquid_scaling``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .liquid_checks import (
 from .liquid_md import LiquidMDSettings
 from .liquid_path import LiquidSettings
 from .liquid_result import LiquidPoint, LiquidResult
+from .liquid_scaling import LiquidSweepResult, liquid_reversible_scaling
 from .liquid_volume import LiquidVolumePath, liquid_volume_path
 from .md import MDSettings
 from .npt import VolumeResult, npt_volume, nvt_pressure
@@ -52,11 +54,12 @@ __all__ = [
     "CrystalLeftBasinError", "CrystalMeltedError", "CurveResult", "FrenkelLaddSettings",
     "GibbsResult", "HarmonicReference", "LambdaSettings", "LiquidCrystallisedError",
     "LiquidDiagnostics", "LiquidMDSettings", "LiquidPoint", "LiquidResult", "LiquidSettings",
-    "LiquidVolumePath",
+    "LiquidSweepResult", "LiquidVolumePath",
     "MDSettings", "NPTSettings", "SweepResult", "SweepSettings", "TIResult", "ThetaPathResult",
     "ThetaPathSettings", "UFSettings", "VolumeResult", "atoms_from_reference",
     "convention_variants", "free_energy_curve", "gibbs_free_energy", "harmonic_reference",
-    "has_melted", "is_liquid", "liquid_free_energy", "liquid_volume_path", "npt_volume",
+    "has_melted", "is_liquid", "liquid_free_energy", "liquid_reversible_scaling",
+    "liquid_volume_path", "npt_volume",
     "nvt_pressure",
     "reversible_scaling", "scaling_free_energy", "theta_path", "thermodynamic_integration",
 ]
