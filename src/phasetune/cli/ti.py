@@ -8,6 +8,7 @@ from ..constants import GPA_TO_EV_PER_A3
 from ..conventions import Conventions
 from ..errors import PhasetuneError
 from ..progress import resolve_mode
+from ..structures.crystals import STRUCTURES
 from .common import emit_json, handle_errors
 from .options import (
     build_structure,
@@ -104,9 +105,10 @@ def _check_pressure_options(pressure, sweep_to, curve, temperatures) -> None:
               help="Independent repeats per temperature (the error bar is their spread).")
 @click.option("--steps", type=int, default=None,
               help="MD steps per λ node (lambda) or per switch (frenkel-ladd); equilibration "
-                   "is a quarter of it.  Default 4000 / 16000.")
+                   "is a quarter of it.  Default 4000 / 16000.  Liquid: per switch node and "
+                   "at λ = 1 (5× per Uhlenbeck–Ford node).")
 @click.option("--nodes", type=int, default=8, show_default=True,
-              help="Gauss–Legendre nodes in λ (lambda).")
+              help="Gauss–Legendre nodes in λ (lambda, and the liquid's switch).")
 @click.option("--kappa", type=float, default=None,
               help="Einstein spring constant, eV/Å² (frenkel-ladd; default from the Hessian).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Base random seed.")
@@ -128,6 +130,15 @@ def _check_pressure_options(pressure, sweep_to, curve, temperatures) -> None:
               help="MD steps of each reversible-scaling sweep.")
 @click.option("--sweep-points", type=int, default=21, show_default=True,
               help="Temperatures of the reported G(T) grid from T0 to --sweep-to.")
+@click.option("--lattice", type=click.Choice(list(STRUCTURES)), default=None,
+              help="With --structure liquid: the crystal melted to make the liquid (default "
+                   "bcc; --volume and --cells as for crystals).")
+@click.option("--uf-p", type=float, default=50.0, show_default=True,
+              help="With --structure liquid: Uhlenbeck–Ford ε/k_BT.")
+@click.option("--uf-sigma", type=float, default=2.0, show_default=True,
+              help="With --structure liquid: Uhlenbeck–Ford σ, Å.")
+@click.option("--timestep", type=float, default=None,
+              help="With --structure liquid: MD timestep in ps (≤ 0.002; default 0.001).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr (default: a bar on a terminal, else a line every 10 % "
                    "or 30 s).")
@@ -137,15 +148,28 @@ def _check_pressure_options(pressure, sweep_to, curve, temperatures) -> None:
 @handle_errors
 def command(structure, structure_file, element, volume, lattice_constant, cells, mass,
             potential, temperatures, method, repeats, steps, nodes, kappa, seed, checkpoint,
-            modes, curve, pressure, npt_steps, sweep_to, sweep_steps, sweep_points, progress,
-            as_json, plot) -> None:
+            modes, curve, pressure, npt_steps, sweep_to, sweep_steps, sweep_points, lattice,
+            uf_p, uf_sigma, timestep, progress, as_json, plot) -> None:
     """Free energy per atom of a crystal at fixed N, cell and volume by thermodynamic
     integration in LAMMPS (classical NVT; F^(3N-3), F^(3N) and F_phys); with --pressure, the
-    Gibbs free energy at the NPT mean volume, and with --sweep-to, G(T) by reversible scaling."""
+    Gibbs free energy at the NPT mean volume, and with --sweep-to, G(T) by reversible scaling.
+    With --structure liquid: the liquid's F^(3N-3) and F_phys at fixed N and volume (melted
+    from --lattice), by switching to an Uhlenbeck–Ford reference anchored on the ideal gas."""
     from ..ti import FrenkelLaddSettings, LambdaSettings, free_energy_curve
     from ..ti import thermodynamic_integration as ti
 
     pot = resolve_potential(potential, element)
+    if structure == "liquid":
+        from .ti_liquid import check_liquid_options, liquid_cell, run_liquid
+
+        check_liquid_options(method, pressure, curve, sweep_to, kappa)
+        atoms = liquid_cell(pot, lattice, element, volume, lattice_constant, cells, mass)
+        run_liquid(atoms, pot, temperatures, repeats, steps, nodes, seed, checkpoint,
+                   resolve_mode(progress), uf_p, uf_sigma, timestep, as_json, plot)
+        return
+    if lattice is not None or timestep is not None:
+        raise PhasetuneError("--lattice and --timestep are options of --structure liquid",
+                             "drop them, or use --structure liquid")
     atoms = build_structure(pot, structure, structure_file, element, volume, lattice_constant,
                             cells, mass)
     conventions = Conventions(modes=modes)

@@ -7,11 +7,17 @@
 * :func:`npt_volume` — the mean volume per atom at (P, T) by constant-pressure MD;
 * :func:`gibbs_free_energy` — G = F(⟨V⟩) + P⟨V⟩ per atom at pressure P (NPT mean cell, then TI);
 * :func:`reversible_scaling` — G(T) at pressure P from T0 to T1 in one reversible-scaling sweep;
-* :class:`HarmonicReference` — the harmonic reference, also an exactly solvable target.
+* :class:`HarmonicReference` — the harmonic reference, also an exactly solvable target;
+* :func:`liquid_free_energy` — F per atom of a liquid at (N, V, T): λ-switch to an
+  Uhlenbeck–Ford reference anchored on the ideal gas; :func:`is_liquid` / :func:`has_melted`
+  tell liquids from crystals; :func:`liquid_volume_path` — F(V) − F(V₁) of a liquid from ⟨P⟩;
+  :func:`liquid_reversible_scaling` — G(T) of a liquid at fixed P.
 
 Modules: ``md`` (LAMMPS set-up), ``lambda_path``, ``frenkel_ladd``, ``theta_path``,
 ``temperature``, ``basin`` (melting guard), ``stats``, ``result`` (bookkeeping),
-``checkpoint``, ``api``, ``barostat`` (constant-pressure MD), ``npt``, ``gibbs``, ``scaling``.
+``checkpoint``, ``api``, ``barostat`` (constant-pressure MD), ``npt``, ``gibbs``, ``scaling``;
+liquids: ``uhlenbeck_ford`` (reference, B2, ideal gas), ``liquid_md``, ``liquid_checks``,
+``liquid_path``, ``liquid_result``, ``liquid`` (API), ``liquid_volume``, ``liquid_scaling``.
 """
 
 from __future__ import annotations
@@ -24,17 +30,36 @@ from .basin import CrystalLeftBasinError
 from .frenkel_ladd import FrenkelLaddSettings
 from .gibbs import GibbsResult, gibbs_free_energy
 from .lambda_path import LambdaSettings
+from .liquid import liquid_free_energy
+from .liquid_checks import (
+    CrystalMeltedError,
+    LiquidCrystallisedError,
+    LiquidDiagnostics,
+    has_melted,
+    is_liquid,
+)
+from .liquid_md import LiquidMDSettings
+from .liquid_path import LiquidSettings
+from .liquid_result import LiquidPoint, LiquidResult
+from .liquid_scaling import LiquidSweepResult, liquid_reversible_scaling
+from .liquid_volume import LiquidVolumePath, liquid_volume_path
 from .md import MDSettings
 from .npt import VolumeResult, npt_volume, nvt_pressure
 from .result import CurveResult, TIResult, convention_variants
 from .scaling import SweepResult, SweepSettings, reversible_scaling, scaling_free_energy
 from .theta_path import ThetaPathResult, ThetaPathSettings, theta_path
+from .uhlenbeck_ford import UFSettings
 
 __all__ = [
-    "CrystalLeftBasinError", "CurveResult", "FrenkelLaddSettings", "GibbsResult",
-    "HarmonicReference", "LambdaSettings", "MDSettings", "NPTSettings", "SweepResult",
-    "SweepSettings", "TIResult", "ThetaPathResult", "ThetaPathSettings", "VolumeResult",
-    "atoms_from_reference", "convention_variants", "free_energy_curve", "gibbs_free_energy",
-    "harmonic_reference", "npt_volume", "nvt_pressure", "reversible_scaling",
-    "scaling_free_energy", "theta_path", "thermodynamic_integration",
+    "CrystalLeftBasinError", "CrystalMeltedError", "CurveResult", "FrenkelLaddSettings",
+    "GibbsResult", "HarmonicReference", "LambdaSettings", "LiquidCrystallisedError",
+    "LiquidDiagnostics", "LiquidMDSettings", "LiquidPoint", "LiquidResult", "LiquidSettings",
+    "LiquidSweepResult", "LiquidVolumePath",
+    "MDSettings", "NPTSettings", "SweepResult", "SweepSettings", "TIResult", "ThetaPathResult",
+    "ThetaPathSettings", "UFSettings", "VolumeResult", "atoms_from_reference",
+    "convention_variants", "free_energy_curve", "gibbs_free_energy", "harmonic_reference",
+    "has_melted", "is_liquid", "liquid_free_energy", "liquid_reversible_scaling",
+    "liquid_volume_path", "npt_volume",
+    "nvt_pressure",
+    "reversible_scaling", "scaling_free_energy", "theta_path", "thermodynamic_integration",
 ]

@@ -317,15 +317,20 @@ class CoupledMD:
         return np.concatenate(rows)
 
     def _extract(self, n_cols: int) -> np.ndarray:
-        from lammps import LMP_SIZE_ROWS, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY
-
-        lmp = self.engine.lmp
-        n_rows = int(lmp.extract_fix(RECORD_ID, LMP_STYLE_GLOBAL, LMP_SIZE_ROWS, 0, 0))
-        return np.array([[lmp.extract_fix(RECORD_ID, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY, i, j)
-                          for j in range(n_cols)] for i in range(n_rows)]).reshape(n_rows, n_cols)
+        return extract_vector_fix(self.engine, RECORD_ID, n_cols)
 
     def close(self) -> None:
         self.engine.close()
+
+
+def extract_vector_fix(engine: Engine, fix_id: str, n_cols: int) -> np.ndarray:
+    """The rows (n_rows, n_cols) stored so far by ``fix <fix_id> all vector …``."""
+    from lammps import LMP_SIZE_ROWS, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY
+
+    lmp = engine.lmp
+    n_rows = int(lmp.extract_fix(fix_id, LMP_STYLE_GLOBAL, LMP_SIZE_ROWS, 0, 0))
+    return np.array([[lmp.extract_fix(fix_id, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY, i, j)
+                      for j in range(n_cols)] for i in range(n_rows)]).reshape(n_rows, n_cols)
 
 
 def lammps_seed(rng: np.random.Generator) -> int:
