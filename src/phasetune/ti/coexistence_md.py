@@ -4,7 +4,8 @@ One :class:`TwoPhaseMD` owns one LAMMPS instance and runs the stages of a coexis
 
 1. :meth:`~TwoPhaseMD.melt`: the cold half is frozen (zero velocities, ``fix setforce 0 0 0``,
    not integrated) while a Langevin thermostat restricted to the hot half melts it at a high
-   temperature; the long axis follows the pressure by dilating the liquid only.
+   temperature; the long axis follows the pressure (``fix nph`` on z; the frozen atoms, with
+   zero velocity and force, only follow the dilation of the box).
 2. :meth:`~TwoPhaseMD.release`: every atom moves; the cold half gets Maxwell–Boltzmann velocities,
    and a Langevin thermostat on all atoms plus ``fix nph`` cool the liquid and equilibrate the
    interfaces at (P, T).  (Cooling the liquid while the crystal is still frozen would let the
@@ -40,6 +41,10 @@ RECORDED = {"T": "c_thermo_temp", "P": "c_thermo_press", "P_zz": "c_thermo_press
             "E_conserved": "c_thermo_pe+c_pt_ke+ecouple"}
 """Recorded quantities (name → LAMMPS expression): K, bar, bar, eV, Å³, Å, Å, Å, eV."""
 IDS_PER_COMMAND = 200
+
+
+class CoexistenceError(PhasetuneError):
+    """A coexistence run lost one of its phases (or never made the liquid): no T_m from it."""
 
 
 class TwoPhaseMD:
@@ -104,30 +109,27 @@ class TwoPhaseMD:
                             f"{lammps_float(self.damping)} {int(seed)} zero yes")
         self.temperature = float(temperature)
 
-    def _barostat(self, group: str, axes: tuple[str, ...], pressure: float,
-                  extra: str = "") -> None:
+    def _barostat(self, group: str, axes: tuple[str, ...], pressure: float) -> None:
         p = lammps_float(pressure * BAR_PER_EV_A3)
         damp = lammps_float(self.pressure_damping)
         spec = " ".join(f"{axis} {p} {p} {damp}" for axis in axes)
         self._unfix(BAROSTAT_ID)
-        self.engine.command(f"fix {BAROSTAT_ID} {group} nph {spec} couple none {extra}".strip())
+        self.engine.command(f"fix {BAROSTAT_ID} {group} nph {spec} couple none")
 
     def melt(self, t_hot: float, pressure: float, melt_steps: int, seeds: tuple[int, int],
              progress: Callable[[int], None] | None = None) -> None:
         """Melt the hot half at ``t_hot`` (K), the cold half frozen.  The long axis follows
-        ``pressure`` (eV/Å³) by dilating the hot half only, about the middle of the cold half, so
-        the liquid expands as it melts (a liquid held at the crystal's density would stay under
-        a large pressure, which raises its melting point)."""
-        lo = np.array(self.engine.lmp.extract_box()[0])
-        point = lo + np.array([0.5, 0.5, 0.25]) @ (self.cell() @ self.rotation)  # LAMMPS frame
-        centre = " ".join(lammps_float(x) for x in point)
+        ``pressure`` (eV/Å³), so the liquid expands as it melts (a liquid held at the crystal's
+        density stays under a large pressure, which raises its melting point); the frozen
+        atoms keep their scaled coordinates, so the frozen crystal is stretched with the box
+        until it is released."""
         self.engine.commands([
             f"velocity {COLD} set 0.0 0.0 0.0",
             f"fix {FREEZE_ID} {COLD} setforce 0.0 0.0 0.0",
             f"velocity {HOT} create {lammps_float(t_hot)} {int(seeds[0])} mom yes rot no "
             "dist gaussian",
         ])
-        self._barostat(HOT, ("z",), pressure, f"dilate {HOT} fixedpoint {centre}")
+        self._barostat("all", ("z",), pressure)
         self._thermostat(HOT, t_hot, seeds[1])
         self.run(melt_steps, record=False, progress=progress)
         self._unfix(LANGEVIN_ID, BAROSTAT_ID, FREEZE_ID)
