@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "phasetune.cli.sample",
     "phasetune.cli.ti",
     "phasetune.cli.basin",
+    "phasetune.cli.coexist",
     "phasetune.cli.validate",
 ]
 
