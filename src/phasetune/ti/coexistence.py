@@ -179,6 +179,33 @@ class _FractionGuard:
         return np.array(self.rows, dtype=float).reshape(-1, 2)
 
 
+def prepare_two_phase(md: TwoPhaseMD, hot: np.ndarray, d_nn: float,
+                      criterion: SolidityCriterion, settings: CoexistenceSettings,
+                      temperature: float, pressure: float, seeds: list[int], where: str,
+                      progress: Callable[[int], None] | None) -> dict:
+    """Melt the ``hot`` half at ``melt_factor`` × ``temperature`` (K), then release the whole
+    cell under the thermostat at ``temperature`` and the barostat at ``pressure`` (eV/Å³).
+
+    Returns the solid fractions after the melt (``melted``: the cell, ``melted_half``: the hot
+    half).
+
+    Raises:
+        CoexistenceError: the hot half is still mostly crystalline.
+    """
+    t_hot = settings.melt_factor * temperature
+    md.melt(t_hot, pressure, settings.melt_steps, (seeds[0], seeds[1]), progress)
+    solid = solid_like(md.positions(), md.cell(), d_nn, criterion)
+    if solid[hot].mean() > MAX_HOT_SOLID:
+        raise CoexistenceError(
+            f"{where}: the half to melt stayed crystalline (solid fraction of that half "
+            f"{solid[hot].mean():.2f} after {settings.melt_steps} steps at {t_hot:.0f} K)",
+            f"raise --T-guess (or the bracket) if the melting point may be far above it (the "
+            f"melt runs at {settings.melt_factor:g} × that temperature), else melt_factor or "
+            "melt_steps (CoexistenceSettings)")
+    md.release(temperature, pressure, (seeds[2], seeds[3]))
+    return {"melted": float(solid.mean()), "melted_half": float(solid[hot].mean())}
+
+
 def _run_once(k: int, atoms: Atoms, target: PairPotential, criterion: SolidityCriterion,
               settings: CoexistenceSettings, t_guess: float, pressure: float, steps: int,
               seed: int, progress: Callable[[int], None]) -> RunRecord:
@@ -195,18 +222,8 @@ def _run_once(k: int, atoms: Atoms, target: PairPotential, criterion: SolidityCr
                     pressure_damping=settings.pressure_damping, stride=settings.stride,
                     chunk=settings.chunk, coupling=settings.coupling, label=where)
     try:
-        t_hot = settings.melt_factor * t_guess
-        md.melt(t_hot, pressure, settings.melt_steps, tuple(seeds[:2]), progress)
-        solid = solid_like(md.positions(), md.cell(), d_nn, criterion)
-        stages = {"melted": float(solid.mean()), "melted_half": float(solid[hot].mean())}
-        if solid[hot].mean() > MAX_HOT_SOLID:
-            raise CoexistenceError(
-                f"{where}: the half to melt stayed crystalline (solid fraction of that half "
-                f"{solid[hot].mean():.2f} after {settings.melt_steps} steps at {t_hot:.0f} K)",
-                f"raise --T-guess if the melting point may be far above it (the melt runs at "
-                f"{settings.melt_factor:g} × T_guess), else melt_factor or melt_steps "
-                "(CoexistenceSettings)")
-        md.release(t_guess, pressure, tuple(seeds[2:4]))
+        stages = prepare_two_phase(md, hot, d_nn, criterion, settings, t_guess, pressure,
+                                   seeds, where, progress)
         guard.start("interface equilibration", md)
         md.run(settings.interface_steps, record=False, check=guard, progress=progress)
         if guard.rows:
@@ -227,9 +244,9 @@ def _run_once(k: int, atoms: Atoms, target: PairPotential, criterion: SolidityCr
                        cpu_seconds=time.process_time() - cpu)
 
 
-def _crystal_stage(atoms: Atoms, target: PairPotential, settings: CoexistenceSettings,
-                   criterion: SolidityCriterion, t_guess: float, pressure: float, seed: int,
-                   progress: Callable[[int], None]) -> dict:
+def crystal_stage(atoms: Atoms, target: PairPotential, settings: CoexistenceSettings,
+                  criterion: SolidityCriterion, t_guess: float, pressure: float, seed: int,
+                  progress: Callable[[int], None]) -> dict:
     """NPT of the crystal at (P, T_guess) (timestep at most 1 fs): its mean cell and volume."""
     npt = NPTSettings(timestep=min(settings.timestep, 1e-3), damping=settings.damping,
                       pressure_damping=settings.pressure_damping, stride=settings.stride,
@@ -239,20 +256,23 @@ def _crystal_stage(atoms: Atoms, target: PairPotential, settings: CoexistenceSet
                         min_fraction=settings.fraction_limits[1], seed=seed, progress=progress)
 
 
-def _crystal_steps(settings: CoexistenceSettings) -> int:
+def crystal_stage_steps(settings: CoexistenceSettings) -> int:
+    """MD steps of :func:`crystal_stage` (production and the discarded quarter)."""
     s = settings.stride
     steps = max(s, -(-settings.crystal_steps // s) * s)
     return steps + -(-(steps // 4) // s) * s
 
 
-def _build(structure: str | Atoms, element: str | None, pot: LinearPotential | PairPotential,
-           cells: tuple[int, int, int], volume: float | None, pressure_gpa: float,
-           t_guess: float) -> Atoms:
+def build_crystal(structure: str | Atoms, element: str | None,
+                  pot: LinearPotential | PairPotential, cells: tuple[int, int, int],
+                  volume: float | None, pressure_gpa: float, temperature: float) -> Atoms:
+    """The crystal of a run: ``structure`` itself (Atoms), or the prototype with ``cells`` at
+    ``volume`` (Å³/atom; default the starting volume at (P GPa, T K))."""
     if isinstance(structure, Atoms):
         return structure.copy()
     element = element or pot.elements[0]
     if volume is None:
-        volume = starting_volume(structure, element, pot, pressure_gpa, t_guess)
+        volume = starting_volume(structure, element, pot, pressure_gpa, temperature)
     return crystal(structure, element, volume=volume, cells=cells)
 
 
@@ -304,7 +324,7 @@ def coexistence_melting(
     steps = -(-int(steps) // settings.stride) * settings.stride
     pressure = check_pressure(pressure_GPa * GPA_TO_EV_PER_A3)
     pot = load_potential(potential, element) if isinstance(potential, (str, Path)) else potential
-    atoms = _build(structure, element, pot, cells, volume, pressure_GPa, T_guess)
+    atoms = build_crystal(structure, element, pot, cells, volume, pressure_GPa, T_guess)
     criterion = criterion or criterion_for(str(atoms.info.get("structure", "")))
     with tempfile.TemporaryDirectory() as workdir:
         target = target_potential(pot, workdir)
@@ -319,13 +339,13 @@ def coexistence_melting(
         store = StageStore(checkpoint, spec)
         keys = [f"run {k}" for k in range(runs)]
         per_run = settings.melt_steps + settings.interface_steps + steps
-        total = (0 if store.get("crystal") else _crystal_steps(settings)) + \
+        total = (0 if store.get("crystal") else crystal_stage_steps(settings)) + \
             per_run * sum(store.get(key) is None for key in keys)
         with progress_bar(total, "coexistence", progress) as bar:
             stage = store.get("crystal")
             if stage is None:
-                stage = _crystal_stage(atoms, target, settings, criterion, T_guess, pressure,
-                                       seed, bar.update)
+                stage = crystal_stage(atoms, target, settings, criterion, T_guess, pressure,
+                                      seed, bar.update)
                 store.put("crystal", stage)
             start = with_cell(atoms, np.array(stage["cell"]))
             records = []
