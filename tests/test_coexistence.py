@@ -199,3 +199,41 @@ def test_mo_snap_coexistence_settles_between_bounds():
                                  cells=(3, 3, 12), runs=1, steps=4000, progress=False)
     assert 2300 < result.T_m < 2900
     assert 0.1 < result.runs[0].fraction_end < 0.9
+
+
+def test_bracket_route_brackets_cu():
+    from phasetune.ti.coexistence_bracket import GROWS, MELTS, coexistence_bracket
+
+    result = coexistence_bracket("fcc", "Cu", CU, T_low=1150, T_high=1450, bisections=1,
+                                 cells=(3, 3, 10), steps=1500, progress=False, settings=FAST)
+    low, high = result.points[:2]
+    assert low.verdict == GROWS and low.fraction_end > low.fraction_start
+    assert high.verdict == MELTS and high.fraction_end < high.fraction_start
+    assert len(result.points) == 3 and result.T_low < result.T_m < result.T_high
+    assert 1150 <= result.T_low and result.T_high <= 1450
+    assert result.half_width == pytest.approx(0.5 * (result.T_high - result.T_low))
+    json.dumps(result.to_dict())
+
+
+def test_bracket_helpers():
+    from phasetune.ti.coexistence_bracket import (
+        GROWS,
+        MELTS,
+        UNDECIDED,
+        fraction_drift,
+        verdict_of,
+    )
+
+    t = np.linspace(0, 4, 17)
+    rng = np.random.default_rng(1)
+    slope, error = fraction_drift(t, 0.5 + 0.05 * t + rng.normal(scale=0.01, size=t.size))
+    assert slope == pytest.approx(0.05, abs=4 * error) and error > 0
+    assert verdict_of(0.95, 0.0, 1.0, (0.1, 0.9)) == GROWS
+    assert verdict_of(0.05, 0.0, 1.0, (0.1, 0.9)) == MELTS
+    assert verdict_of(0.5, -0.1, 0.01, (0.1, 0.9)) == MELTS
+    assert verdict_of(0.5, 0.01, 0.01, (0.1, 0.9)) == UNDECIDED
+
+
+def test_cli_needs_t_guess_or_bracket():
+    out = CliRunner().invoke(cli, ["coexist", "--potential", CU, "--structure", "fcc"])
+    assert out.exit_code == 2 and "--T-guess" in out.output
