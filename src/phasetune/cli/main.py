@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "phasetune.cli.ti",
     "phasetune.cli.basin",
     "phasetune.cli.anchor",
+    "phasetune.cli.coexist",
     "phasetune.cli.validate",
 ]
 

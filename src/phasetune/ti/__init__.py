@@ -11,13 +11,16 @@
 * :func:`liquid_free_energy` — F per atom of a liquid at (N, V, T): λ-switch to an
   Uhlenbeck–Ford reference anchored on the ideal gas; :func:`is_liquid` / :func:`has_melted`
   tell liquids from crystals; :func:`liquid_volume_path` — F(V) − F(V₁) of a liquid from ⟨P⟩;
-  :func:`liquid_reversible_scaling` — G(T) of a liquid at fixed P.
+  :func:`liquid_reversible_scaling` — G(T) of a liquid at fixed P;
+* :func:`coexistence_melting` — T_m(P) by solid–liquid coexistence (two-phase NPH runs).
 
 Modules: ``md`` (LAMMPS set-up), ``lambda_path``, ``frenkel_ladd``, ``theta_path``,
 ``temperature``, ``basin`` (melting guard), ``stats``, ``result`` (bookkeeping),
 ``checkpoint``, ``api``, ``barostat`` (constant-pressure MD), ``npt``, ``gibbs``, ``scaling``;
 liquids: ``uhlenbeck_ford`` (reference, B2, ideal gas), ``liquid_md``, ``liquid_checks``,
-``liquid_path``, ``liquid_result``, ``liquid`` (API), ``liquid_volume``, ``liquid_scaling``.
+``liquid_path``, ``liquid_result``, ``liquid`` (API), ``liquid_volume``, ``liquid_scaling``;
+melting: ``solidity`` (solid-like atoms), ``coexistence_cell``, ``coexistence_md``,
+``coexistence_result``, ``coexistence``, ``coexistence_bracket``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from ..structures.crystals import reference_atoms as atoms_from_reference
 from .api import free_energy_curve, harmonic_reference, thermodynamic_integration
 from .barostat import NPTSettings
 from .basin import CrystalLeftBasinError
+from .coexistence import CoexistenceError, CoexistenceSettings, coexistence_melting
+from .coexistence_result import CoexistenceResult
 from .frenkel_ladd import FrenkelLaddSettings
 from .gibbs import GibbsResult, gibbs_free_energy
 from .lambda_path import LambdaSettings
@@ -51,15 +56,14 @@ from .theta_path import ThetaPathResult, ThetaPathSettings, theta_path
 from .uhlenbeck_ford import UFSettings
 
 __all__ = [
-    "CrystalLeftBasinError", "CrystalMeltedError", "CurveResult", "FrenkelLaddSettings",
-    "GibbsResult", "HarmonicReference", "LambdaSettings", "LiquidCrystallisedError",
-    "LiquidDiagnostics", "LiquidMDSettings", "LiquidPoint", "LiquidResult", "LiquidSettings",
-    "LiquidSweepResult", "LiquidVolumePath",
-    "MDSettings", "NPTSettings", "SweepResult", "SweepSettings", "TIResult", "ThetaPathResult",
-    "ThetaPathSettings", "UFSettings", "VolumeResult", "atoms_from_reference",
-    "convention_variants", "free_energy_curve", "gibbs_free_energy", "harmonic_reference",
-    "has_melted", "is_liquid", "liquid_free_energy", "liquid_reversible_scaling",
-    "liquid_volume_path", "npt_volume",
-    "nvt_pressure",
-    "reversible_scaling", "scaling_free_energy", "theta_path", "thermodynamic_integration",
+    "CoexistenceError", "CoexistenceResult", "CoexistenceSettings", "CrystalLeftBasinError",
+    "CrystalMeltedError", "CurveResult", "FrenkelLaddSettings", "GibbsResult",
+    "HarmonicReference", "LambdaSettings", "LiquidCrystallisedError", "LiquidDiagnostics",
+    "LiquidMDSettings", "LiquidPoint", "LiquidResult", "LiquidSettings", "LiquidSweepResult",
+    "LiquidVolumePath", "MDSettings", "NPTSettings", "SweepResult", "SweepSettings", "TIResult",
+    "ThetaPathResult", "ThetaPathSettings", "UFSettings", "VolumeResult", "atoms_from_reference",
+    "coexistence_melting", "convention_variants", "free_energy_curve", "gibbs_free_energy",
+    "harmonic_reference", "has_melted", "is_liquid", "liquid_free_energy",
+    "liquid_reversible_scaling", "liquid_volume_path", "npt_volume", "nvt_pressure",
+    "reversible_scaling", "scaling_free_energy", "thermodynamic_integration", "theta_path",
 ]
