@@ -47,3 +47,11 @@ class StorageError(PhasetuneError):
 
 class EstimatorError(PhasetuneError):
     """The estimator cannot produce the requested quantity."""
+
+
+class LiquidCrystallisedError(PhasetuneError):
+    """A liquid (a TI run or a campaign's liquid shell) crystallised: nothing is returned."""
+
+
+class CrystalMeltedError(PhasetuneError):
+    """A crystal (a kinetic shell, a TI run) lost its long-range order: it melted."""

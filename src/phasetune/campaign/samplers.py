@@ -17,9 +17,10 @@ import numpy as np
 from ..constants import CU, KB
 from ..engine.calculators import DescriptorEvaluator, ForceEvaluator
 from ..engine.session import Engine
-from ..errors import PhasetuneError
+from ..errors import CrystalMeltedError, LiquidCrystallisedError, PhasetuneError
 from ..model import HarmonicReference
 from ..structures.crystals import nearest_neighbour_distance, pair_distances
+from ..structures.order import bragg_order, bragg_vectors
 
 EnergyFn = Callable[[np.ndarray, np.ndarray], float]
 """(positions (N, 3) Å, D (N_D,)) → reference energy per atom above E0, eV/atom."""
@@ -255,7 +256,7 @@ class KineticSampler:
         self.n_atoms = len(self.masses)
         self.omega_bar = harmonic.reference.omega_bar
         self.wave_vectors = bragg_vectors(harmonic.reference.positions,
-                                          np.array(md.atoms.cell))
+                                          np.array(md.atoms.cell), 0.5)
         self.engine.commands([f"timestep {timestep!r}", "fix pt_nve all nve",
                               "thermo_style custom step pe", "thermo_modify norm no"])
         self._setup_done = False
@@ -314,7 +315,7 @@ class KineticSampler:
             self.run(self.stride)
             u, k = self.potential(), self.kinetic()
             x = self.engine.positions()
-            order = float(structure_order(x, self.wave_vectors).mean())
+            order = bragg_order(x, self.wave_vectors)
             low, high = min(low, order), max(high, order)
             d, reason = checked_descriptors(self.evaluator, self.check, x)
             if reason is not None:
@@ -332,8 +333,8 @@ class KineticSampler:
 
     def check_phase(self, alpha: float, low: float, high: float) -> None:
         """A crystal's shell must stay crystalline: the Bragg order (mean S(k)/N over the
-        lattice's shortest Bragg vectors, :func:`structure_order`) of every sample above
-        MELTED_ORDER, else :class:`CrystalMeltedError` names the shell."""
+        lattice's shortest Bragg vectors, :func:`~phasetune.structures.order.bragg_order`) of
+        every sample above MELTED_ORDER, else :class:`CrystalMeltedError` names the shell."""
         del high
         if low < MELTED_ORDER:
             epsilon = self.omega_bar * np.exp(alpha)
@@ -348,37 +349,8 @@ class KineticSampler:
         return self.harmonic.check
 
 
-def bragg_vectors(lattice: np.ndarray, cell: np.ndarray) -> np.ndarray:
-    """The lattice's shortest Bragg wave vectors (m, 3) Å⁻¹ among the periodic cell's (S(k)/N
-    > 0.5 at the lattice positions (N, 3) Å; e.g. the 12 {110} vectors of BCC)."""
-    rec = 2.0 * np.pi * np.linalg.inv(np.asarray(cell, dtype=float)).T
-    span = np.arange(-8, 9)
-    hkl = np.array(np.meshgrid(span, span, span, indexing="ij")).reshape(3, -1).T
-    ks = hkl[np.any(hkl != 0, axis=1)] @ rec
-    ks = ks[structure_order(lattice, ks) > 0.5]
-    if not len(ks):
-        raise PhasetuneError("the starting lattice shows no Bragg peak within 8 cell harmonics")
-    norms = np.linalg.norm(ks, axis=1)
-    return ks[norms <= norms.min() * (1.0 + 1e-6)]
-
-
-def structure_order(positions: np.ndarray, ks: np.ndarray) -> np.ndarray:
-    """S(k)/N = |Σ_j exp(ik·r_j)|²/N² for each wave vector (m,) (1 for a perfect crystal at its
-    Bragg peaks, O(1/N) for a liquid)."""
-    phase = np.exp(1j * (np.asarray(positions) @ ks.T))
-    return np.abs(phase.sum(axis=0)) ** 2 / positions.shape[0] ** 2
-
-
 MELTED_ORDER = 0.2
 """Bragg order below which a crystal's kinetic shell is declared melted (crystals ≈ 0.5–1)."""
-
-
-class CrystalMeltedError(PhasetuneError):
-    """A crystal's kinetic shell melted (its Bragg order vanished)."""
-
-
-class LiquidCrystallisedError(PhasetuneError):
-    """A liquid shell's atoms stopped diffusing: the liquid crystallised (or froze) on it."""
 
 
 class LiquidSampler(KineticSampler):
@@ -389,9 +361,9 @@ class LiquidSampler(KineticSampler):
     chunk melts the lattice by Langevin MD at ``melt_temperature`` (K) for ``melt_steps`` steps,
     then brings the liquid onto the shell (cooling by Langevin while its potential energy is above
     0.9 Nε, then exact rescaling of the kinetic energy to Nε − U) and equilibrates by NVE.  Every
-    sample's order, the mean S(k)/N over the lattice's shortest Bragg vectors
-    (:func:`structure_order`), must stay below ``max_order`` (a crystal ≈ 0.5–1, a liquid of N
-    atoms a few /N), else :class:`LiquidCrystallisedError` names the shell.  The atoms'
+    sample's Bragg order, the mean S(k)/N over the lattice's shortest Bragg vectors
+    (:func:`~phasetune.structures.order.bragg_order`), must stay below ``max_order`` (a crystal
+    ≈ 0.5–1, a liquid of N atoms a few /N), else :class:`LiquidCrystallisedError` names the shell.  The atoms'
     mean-squared displacement over the chunk (summed from minimum-image steps) is reported too;
     it is small even for a liquid because fresh momentum directions every ``stride`` steps slow
     diffusion.

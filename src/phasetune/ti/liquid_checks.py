@@ -32,7 +32,18 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from ase import Atoms
 
-from ..errors import PhasetuneError
+from ..errors import CrystalMeltedError, LiquidCrystallisedError, PhasetuneError
+from ..structures import order
+from ..structures.order import (
+    K_WINDOW,
+    bragg_order,
+    reciprocal_vectors,
+    structure_factor,
+    volume_per_atom,
+)
+
+__all__ = ["CrystalMeltedError", "LiquidCrystallisedError", "bragg_order", "bragg_vectors",
+           "reciprocal_vectors", "structure_factor"]
 
 NEIGHBOUR_CUTOFF = 1.45
 """q6 neighbour cutoff in units of v^{1/3} (v = volume per atom)."""
@@ -40,8 +51,6 @@ CONNECTION = 0.7
 """Normalised q6 product above which two neighbours are connected."""
 MIN_CONNECTIONS = 7
 """Connections that make an atom solid-like."""
-K_WINDOW = (5.5, 8.5)
-"""|k|·v^{1/3} window of the S(k) search (first peaks of bcc, fcc, hcp and liquids)."""
 
 SOLID_FRACTION_LIQUID = 0.2
 """A liquid has fewer solid-like atoms than this …"""
@@ -58,45 +67,9 @@ MIN_DIFFUSION_TIME = 1.0
 """ps: shortest trajectory whose D is used for a decision."""
 
 
-class LiquidCrystallisedError(PhasetuneError):
-    """A liquid run crystallised (or stopped diffusing): no free energy is returned."""
-
-
-class CrystalMeltedError(PhasetuneError):
-    """A crystal lost its long-range order (melted)."""
-
-
 # -- structure -------------------------------------------------------------------------------
-def _volume_per_atom(cell: np.ndarray, n_atoms: int) -> float:
-    return abs(float(np.linalg.det(np.asarray(cell, dtype=float)))) / n_atoms
-
-
-def reciprocal_vectors(cell: np.ndarray, k_min: float, k_max: float) -> np.ndarray:
-    """Reciprocal vectors G = 2π n·(cell⁻¹)ᵀ (Å⁻¹) of the periodic cell with
-    k_min ≤ |G| ≤ k_max, one of each ±G pair: (n_k, 3)."""
-    cell = np.asarray(cell, dtype=float)
-    recip = 2.0 * np.pi * np.linalg.inv(cell).T  # rows b1, b2, b3
-    widths = 2.0 * np.pi / np.linalg.norm(recip, axis=1)  # plane spacings of the cell
-    n_max = np.ceil(k_max * widths / (2.0 * np.pi)).astype(int)
-    grids = np.meshgrid(*(np.arange(-n, n + 1) for n in n_max), indexing="ij")
-    n = np.stack([g.ravel() for g in grids], axis=1)
-    first = (n[:, 0] > 0) | ((n[:, 0] == 0) & (n[:, 1] > 0)) | \
-            ((n[:, 0] == 0) & (n[:, 1] == 0) & (n[:, 2] > 0))
-    k = n[first] @ recip
-    norm = np.linalg.norm(k, axis=1)
-    return k[(norm >= k_min) & (norm <= k_max)]
-
-
-def structure_factor(positions: np.ndarray, kvectors: np.ndarray) -> np.ndarray:
-    """S(k) = |Σ_j e^{ik·r_j}|²/N at each k, (n_k,) (positions (N, 3) Å, k (n_k, 3) Å⁻¹)."""
-    positions = np.asarray(positions, dtype=float)
-    phase = np.asarray(kvectors, dtype=float) @ positions.T
-    rho = np.exp(1j * phase).sum(axis=1)
-    return np.abs(rho) ** 2 / len(positions)
-
-
 def _window(cell: np.ndarray, n_atoms: int) -> np.ndarray:
-    a = _volume_per_atom(cell, n_atoms) ** (1.0 / 3.0)
+    a = volume_per_atom(cell, n_atoms) ** (1.0 / 3.0)
     return reciprocal_vectors(cell, K_WINDOW[0] / a, K_WINDOW[1] / a)
 
 
@@ -120,25 +93,9 @@ def sk_threshold(cell: np.ndarray, n_atoms: int) -> float:
 
 
 def bragg_vectors(crystal: Atoms, threshold: float = 0.9) -> np.ndarray:
-    """The first Bragg peaks of a perfect crystal: reciprocal vectors of its cell in the window
-    :data:`K_WINDOW` where S(G)/N ≥ ``threshold`` at the crystal's own positions, (n_G, 3)."""
-    positions = np.asarray(crystal.positions, dtype=float)
-    cell = np.array(crystal.cell)
-    a = _volume_per_atom(cell, len(positions)) ** (1.0 / 3.0)
-    k = reciprocal_vectors(cell, K_WINDOW[0] / a, K_WINDOW[1] / a)
-    s = structure_factor(positions, k) / len(positions)
-    peaks = k[s >= threshold]
-    if not len(peaks):
-        raise PhasetuneError("the reference structure has no Bragg peak in the first-shell "
-                             "window", "give a crystal (bcc, fcc, hcp, …) as the reference")
-    norms = np.linalg.norm(peaks, axis=1)
-    return peaks[norms <= norms.min() * (1 + 1e-6)]  # the first shell
-
-
-def bragg_order(positions: np.ndarray, kvectors: np.ndarray) -> float:
-    """Mean S(G)/N over a reference crystal's Bragg vectors: ≈ e^{−G²⟨u²⟩/3} for that
-    crystal, O(1/N) when it has melted."""
-    return float(structure_factor(positions, kvectors).mean() / len(positions))
+    """The first Bragg peaks of a perfect crystal (:func:`phasetune.structures.order.
+    bragg_vectors` of its positions and cell), (n_G, 3) Å⁻¹."""
+    return order.bragg_vectors(crystal.positions, np.array(crystal.cell), threshold)
 
 
 def _sph_harm6(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
@@ -165,7 +122,7 @@ def solid_fraction(positions: np.ndarray, cell: np.ndarray,
     positions = np.asarray(positions, dtype=float)
     n = len(positions)
     if cutoff is None:
-        cutoff = NEIGHBOUR_CUTOFF * _volume_per_atom(cell, n) ** (1.0 / 3.0)
+        cutoff = NEIGHBOUR_CUTOFF * volume_per_atom(cell, n) ** (1.0 / 3.0)
     atoms = Atoms(numbers=np.ones(n, dtype=int), positions=positions, cell=cell, pbc=True)
     i, j, d = neighbor_list("ijD", atoms, cutoff)
     if not len(i):
