@@ -363,7 +363,8 @@ class LiquidSampler(KineticSampler):
     0.9 Nε, then exact rescaling of the kinetic energy to Nε − U) and equilibrates by NVE.  Every
     sample's Bragg order, the mean S(k)/N over the lattice's shortest Bragg vectors
     (:func:`~phasetune.structures.order.bragg_order`), must stay below ``max_order`` (a crystal
-    ≈ 0.5–1, a liquid of N atoms a few /N), else :class:`LiquidCrystallisedError` names the shell.  The atoms'
+    ≈ 0.5–1, a liquid of N atoms a few /N), else :class:`LiquidCrystallisedError` names the
+    shell.  The atoms'
     mean-squared displacement over the chunk (summed from minimum-image steps) is reported too;
     it is small even for a liquid because fresh momentum directions every ``stride`` steps slow
     diffusion.

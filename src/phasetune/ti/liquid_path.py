@@ -122,7 +122,8 @@ def _node_stats(series: np.ndarray, lam: float, weight: float, temperature: floa
             "solid_fraction": check.get("solid_fraction"), "diffusion": check.get("diffusion")}
 
 
-def _combine(nodes: list[dict]) -> tuple[float, float]:
+def combine_nodes(nodes: list[dict]) -> tuple[float, float]:
+    """Σ_k W_k·mean_k and its error (Σ_k W_k²σ_k²)^{1/2} over a leg's node statistics."""
     w = np.array([s["weight"] for s in nodes])
     means = np.array([s["mean"] for s in nodes])
     errors = np.array([s["error"] for s in nodes])
@@ -227,11 +228,6 @@ def uf_leg(md: LiquidMD, guard: LiquidGuard | None, settings: LiquidSettings,
     return stats[::-1]
 
 
-def combine_nodes(nodes: list[dict]) -> tuple[float, float]:
-    """Σ_k W_k·mean_k and its error (Σ_k W_k²σ_k²)^{1/2} over a leg's node statistics."""
-    return _combine(nodes)
-
-
 def liquid_repeat(atoms: Atoms, target: PairPotential, uf: UFSettings, temperature: float,
                   md_settings: LiquidMDSettings, settings: LiquidSettings,
                   rng: np.random.Generator, context: str,
@@ -269,8 +265,8 @@ def liquid_repeat(atoms: Atoms, target: PairPotential, uf: UFSettings, temperatu
         steps += reference.step
     finally:
         reference.close()
-    d_switch, s_switch = _combine(switch)
-    f_ex, s_ex = _combine(ufs)
+    d_switch, s_switch = combine_nodes(switch)
+    f_ex, s_ex = combine_nodes(ufs)
     kt = KB * t
     f_id = ideal_gas_free_energy(t, n, volume_box, mass)
     f_phys = f_id + f_ex + d_switch
