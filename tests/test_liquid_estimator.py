@@ -69,7 +69,7 @@ def test_anchor_shift_moves_free_energy_by_t_over_ta(system):
 
 
 def test_liquid_without_anchor_or_outside_range_or_other_convention_is_refused(system):
-    with pytest.raises(EstimatorError, match="no free-energy anchor"):
+    with pytest.raises(EstimatorError, match="has no free-energy anchor"):
         DDOSEstimator(as_liquid(system.phase_volume), system.conventions)
     far = TIAnchor(20_000.0, 0.0, 0.0)
     with pytest.raises(EstimatorError, match="TI anchor's temperature 20000 K is outside"):

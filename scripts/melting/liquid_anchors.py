@@ -36,6 +36,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--part", choices=["ti", "path", "combine"], default="combine")
+    ap.add_argument("--model", default="θ0",
+                    help="a θ label of docs/validation/mo.json (θ0 + 0.02|θ0|∘ξ perturbations): "
+                         "--part ti only, for checks of D-DOS at perturbed θ")
     ap.add_argument("--out", default="melting-output/ti")
     args = ap.parse_args()
     out = Path(args.out)
@@ -43,14 +46,21 @@ def main() -> None:
     pot = load_potential(args.potential)
     t, v1 = args.temperature, args.volumes[0]
     atoms = crystal("bcc", "Mo", volume=v1, cells=args.cells)
-    ti_file = out / f"liquid_{v1:g}_{t:g}.json"
+    tag = "" if args.model == "θ0" else f"_{args.model}"
+    ti_file = out / f"liquid_{v1:g}_{t:g}{tag}.json"
+    if args.model != "θ0":
+        truth = json.loads((Path(__file__).resolve().parents[2] / "docs" / "validation" /
+                            "mo.json").read_text())
+        pot = pot.with_theta(np.array(truth["thetas"][truth["labels"].index(args.model)]),
+                             name=f"Mo_Chen_PRM2017_{args.model}")
     path_file = out / f"liquid_path_{t:g}.json"
     if args.part == "ti":
         res = liquid_free_energy(atoms, pot, [t], repeats=args.repeats, steps=args.steps,
-                                 seed=11, checkpoint=out / f"liquid_{v1:g}_{t:g}_ck.json",
+                                 seed=11, checkpoint=out / f"liquid_{v1:g}_{t:g}{tag}_ck.json",
                                  progress="lines",
                                  md_settings=LiquidMDSettings(timestep=0.002))
-        ti_file.write_text(json.dumps(to_jsonable(res.to_dict()), indent=1))
+        ti_file.write_text(json.dumps(to_jsonable({**res.to_dict(), "model": args.model}),
+                                      indent=1))
         return
     if args.part == "path":
         path = liquid_volume_path(atoms, pot, args.path_volumes, t, steps=4000,

@@ -172,10 +172,15 @@ class DDOSEstimator:
     # validation
 
     def check_theta(self, theta: np.ndarray) -> np.ndarray:
-        """θ as (n_models, N_D) float, with fixed components validated to be 1."""
+        """θ as (n_models, N_D) float, with fixed components validated to be 1.  On kinetic
+        shells a potential's own θ (without the kinetic component K/N) is accepted and gets
+        θ_K = 1 appended."""
         th = np.asarray(theta, dtype=float)
         if th.ndim == 1:
             th = th[None, :]
+        if (self.phase_volume.flavour == "kinetic" and th.ndim == 2
+                and th.shape[1] == self.n_components - 1):
+            th = np.concatenate([th, np.ones((th.shape[0], 1))], axis=1)
         if th.ndim != 2 or th.shape[1] != self.n_components:
             raise EstimatorError(
                 f"θ has shape {np.shape(theta)}; expected (N_D,) or (n_models, N_D) with "

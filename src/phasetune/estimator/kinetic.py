@@ -311,7 +311,7 @@ def reference_entropy(phase_volume: PhaseVolume, conventions: Conventions,
                                r, offset, r - r_n, ref.omega_bar, harmonic_constant)
     if anchor is None:
         if liquid:
-            raise EstimatorError(f"the liquid {ref.phase} at {ref.volume:g} Å³/atom has no "
+            raise EstimatorError(f"liquid phase {ref.phase!r} at {ref.volume:g} Å³/atom has no "
                                  "free-energy anchor: its shells give the entropy only up to a "
                                  "constant", ANCHOR_HINT)
         return measure

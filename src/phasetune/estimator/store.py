@@ -90,12 +90,15 @@ def check_potential(potential: LinearPotential, phase_volume: PhaseVolume) -> No
     info = phase_volume.descriptors
     spec = potential.spec
     where = f"archive phase {phase_volume.reference.phase!r}"
-    if spec.n_components != info.n_components:
+    fixed = np.asarray(info.fixed, dtype=bool)
+    if phase_volume.flavour == "kinetic" and spec.n_components == info.n_components - 1:
+        fixed = fixed[:-1]  # the kinetic component K/N (θ = 1) is the archive's own
+    elif spec.n_components != info.n_components:
         raise EstimatorError(
             f"descriptor mismatch: {potential.name} has {spec.n_components} components, the "
             f"{where} has {info.n_components}",
             "evaluate potentials with the descriptor spec the campaign sampled")
-    if not np.array_equal(spec.fixed_mask, np.asarray(info.fixed, dtype=bool)):
+    if not np.array_equal(spec.fixed_mask, fixed):
         raise EstimatorError(f"descriptor mismatch: fixed (θ-independent) components of "
                              f"{potential.name} differ from the {where}")
     params = info.params.get("params", info.params)

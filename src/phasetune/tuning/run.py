@@ -118,15 +118,19 @@ def run_tune(spec: TuneSpec, t_grid: np.ndarray | None = None) -> TuneOutcome:
     targets = build_targets(spec, estimators, potential)
     design = training_design(spec, potential, estimators)  # metric (gram) and RMSE report
     metric = metric_from(spec, design, len(potential.theta))
+    n_d = len(potential.theta)
+    extra = next(iter(estimators.values())).n_components - n_d  # 1 on kinetic shells (K/N)
+    theta0 = np.append(potential.theta, np.ones(extra))
+    metric = np.pad(metric, ((0, extra), (0, extra)))  # K/N is fixed: never in the free block
     constraints = None
     if "keep_delta_E0" in spec.constraints:
         names = list(estimators)
         constraints = np.stack([estimators[b].d0 - estimators[names[0]].d0 for b in names[1:]])
     beta0 = potential.beta0()
-    result = fine_tune(estimators, potential.theta, targets, metric, constraints=constraints,
+    result = fine_tune(estimators, theta0, targets, metric, constraints=constraints,
                        trust_radius=spec.trust_radius or np.inf, max_iter=spec.max_iter,
                        beta0=beta0)
-    tuned = potential.with_theta(result.theta, name=spec.name or f"{potential.name}_tuned")
+    tuned = potential.with_theta(result.theta[:n_d], name=spec.name or f"{potential.name}_tuned")
     provenance = tune_provenance(spec.potential, potential, spec.archives, targets,
                                  spec.regulariser.kind, result.relative_change, result.converged)
     tuned = with_provenance(tuned, provenance)
