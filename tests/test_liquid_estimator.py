@@ -95,3 +95,46 @@ def test_a_ti_anchor_on_crystal_kinetic_shells(system):
     near = np.array([T_ANCHOR * 1.05])
     assert anchored.predict(THETAS[1], near).sigma_F[0, 0] < plain.predict(THETAS[1],
                                                                            near).sigma_F[0, 0]
+
+
+def test_anchor_cli_records_ti_beside_the_archive_and_predictions_use_it(system, tmp_path):
+    """phasetune anchor: a liquid TI JSON → <archive>.anchors.json → estimators built from the
+    archive are anchored; wrong volume, wrong potential or crystal TI are refused."""
+    import json
+
+    from click.testing import CliRunner
+
+    from phasetune.archive.hdf5 import write_archive
+    from phasetune.cli.main import cli
+    from phasetune.estimator.anchors import read_anchors
+    from phasetune.estimator.store import load_volume_estimators
+
+    sha = "ab" * 32
+    pv = as_liquid(system.phase_volume)
+    path = tmp_path / "liq.h5"
+    write_archive(path, [pv], {"conventions": {"modes": "3N-3"},
+                               "sampler": {"flavour": "kinetic"},
+                               "reference_potential": {"name": "harmonic", "sha256": sha}})
+    ref = pv.reference
+    f_a = float(exact_total(system, [1.0, 1.0], [T_ANCHOR])[0, 0])
+    ti = {"phase": "liquid", "n_atoms": ref.n_atoms, "volume_box": ref.volume * ref.n_atoms,
+          "potential": {"name": "harmonic", "sha256": sha},
+          "temperatures": [{"T": T_ANCHOR, "F_3N-3": f_a, "sigma": 1e-4}]}
+    good = tmp_path / "ti.json"
+    good.write_text(json.dumps(ti))
+    with pytest.raises(EstimatorError, match="has no free-energy anchor"):
+        load_volume_estimators(path, conventions=system.conventions)
+    run = CliRunner().invoke(cli, ["anchor", str(path), str(good), "--json"])
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.output)["anchors"][0]["T"] == T_ANCHOR
+    assert read_anchors(path)[ref.phase]
+    est = load_volume_estimators(path, conventions=system.conventions)[ref.phase][0]
+    p = est.predict(THETAS, TEMPS)
+    assert np.all(np.abs(p.F_vib - system.exact(THETAS, TEMPS).F_vib) <= 3 * p.sigma_F + 1e-6)
+    for change, message in (({"volume_box": 2 * ref.volume * ref.n_atoms}, "matches no volume"),
+                            ({"potential": {"sha256": "cd" * 32}}, "is not the archive's"),
+                            ({"phase": None}, "crystal TI cannot anchor")):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({**ti, **change}))
+        run = CliRunner().invoke(cli, ["anchor", str(path), str(bad)])
+        assert run.exit_code != 0 and message in run.output, run.output
