@@ -11,7 +11,7 @@ import pytest
 from analytic_phases import AnalyticVolumePhase
 from scipy.optimize import minimize_scalar
 
-from phasetune.constants import GPA_TO_EV_PER_A3
+from phasetune.constants import GPA_TO_EV_PER_A3, KB
 from phasetune.errors import PhasetuneError
 from phasetune.model.harmonic import com_translation_free_energy
 from phasetune.phases.melting import melting_point, melting_temperatures
@@ -45,12 +45,16 @@ def pressure_phase(name: str, phase: AnalyticVolumePhase, liquid: bool) -> Press
     return PressurePhase(name, ests)
 
 
-def physical_gibbs(phase: AnalyticVolumePhase, theta, t: float, p: float, n: int) -> float:
-    """min_V[F + PV] (bounded scalar minimisation) plus the free-COM term at V* (N_trans = N)."""
+def limit_gibbs(phase: AnalyticVolumePhase, theta, t: float, p: float, n: int | None) -> float:
+    """min_V[F + PV] (bounded scalar minimisation); a liquid (``n`` atoms) gets its
+    thermodynamic-limit terms at V*: + f_trans(V_box, N) − (k_BT/2N) ln(2πN)."""
     res = minimize_scalar(lambda v: float(phase.free_energy(theta, v, t) + p * v),
                           bounds=(VOLUMES[0], VOLUMES[-1]), method="bounded",
                           options={"xatol": 1e-10})
-    return float(res.fun + com_translation_free_energy(t, n, MASS, res.x * n, n))
+    if n is None:  # the analytic crystal is in the 3N convention already
+        return float(res.fun)
+    return float(res.fun + com_translation_free_energy(t, n, MASS, res.x * n, n)
+                 - KB * t / (2 * n) * np.log(2 * np.pi * n))
 
 
 def brute_tm(theta, p_gpa: float, scale: float = 0.99) -> float:
@@ -58,8 +62,7 @@ def brute_tm(theta, p_gpa: float, scale: float = 0.99) -> float:
     sol, liq = solid_phase(), liquid_phase(scale)
 
     def delta(t):
-        return physical_gibbs(liq, theta, t, p, N_LIQUID) - physical_gibbs(sol, theta, t, p,
-                                                                            N_SOLID)
+        return limit_gibbs(liq, theta, t, p, N_LIQUID) - limit_gibbs(sol, theta, t, p, None)
     lo, hi = TEMPS[0], TEMPS[-1]
     assert delta(lo) > 0 > delta(hi)
     for _ in range(45):
@@ -95,8 +98,8 @@ def test_melting_point_matches_brute_force_with_gradient_and_clapeyron(phases):
     assert "T_m =" in m.message() and m.to_dict()["units"]["slope"] == "K/GPa"
 
 
-def test_free_com_terms_matter_for_different_cell_sizes(phases):
-    """Without f_trans the 54-atom solid and the 128-atom liquid would cross elsewhere."""
+def test_thermodynamic_limit_terms_matter(phases):
+    """Without the liquid's limit terms (f_trans, Stirling) the curves would cross elsewhere."""
     solid, liquid = phases
     m = melting_point(solid, liquid, THETA, 0.0, TEMPS)
     sol, liq = solid.isobar(0.0), liquid.isobar(0.0)
@@ -129,13 +132,13 @@ def test_no_crossing_is_flagged_with_the_compared_range(phases):
 
 
 def test_tuning_to_a_melting_temperature(phases, tmp_path):
-    """A melting target (tune.yaml 'melting:') moves T_m to the goal; physical G on both sides."""
+    """A melting target (tune.yaml 'melting:') moves T_m to the goal (thermodynamic-limit G)."""
     from phasetune.tuning.optimizer import fine_tune
     from phasetune.tuning.spec import load_tune_spec
     from phasetune.tuning.targets import transition_target
 
     solid, liquid = phases
-    loaded = {"bcc": solid.physical(), "liquid": liquid.physical()}
+    loaded = {"bcc": solid.thermodynamic_limit(), "liquid": liquid.thermodynamic_limit()}
     t0 = melting_point(solid, liquid, THETA, 0.0, TEMPS).T_m
     goal = t0 - 40.0
     target = transition_target("bcc", "liquid", goal, 1e-7, 0.0)

@@ -2,11 +2,11 @@
 
 Both phases are :class:`~phasetune.pressure.phase.PressurePhase` objects (several volumes each);
 the liquid's volumes are kinetic shells of the melted reference anchored on liquid TI (§4.6).
-Phase free energies are compared **physically** (:meth:`PressurePhase.physical`): each G gets its
-free centre-of-mass term f_trans = −(k_BT/N) ln[(V_box/N_trans)/Λ_{Nm}³] at its own V* (method.md
-§3), with N_trans the crystal's primitive cells and N_trans = N for the liquid (whose COM-fixed F
-is defined as F_phys − f_trans(V_box, N)).  Without it, a solid and a liquid of different N would
-differ by tens of meV/atom; with equal N and N_trans it changes ΔG by (k_BT/N) ln(V_l/V_s) only.
+They are compared through the **thermodynamic-limit estimates** of their G per atom
+(:meth:`PressurePhase.thermodynamic_limit`): a crystal in the bulk-like 3N convention (no
+missing modes, no free COM), a liquid as its physical F with ln N! in Stirling's form.  For a
+54-atom crystal and a 128-atom liquid near 2700 K, the COM-fixed F^(3N−3) of both, or their
+physical F, would differ from these by 30–80 meV/atom — hundreds of kelvin in T_m.
 
 At the root of ΔG = G_liquid − G_solid (implicit differentiation, as for T_c in §8):
 
@@ -108,7 +108,7 @@ def melting_point(solid: PressurePhase, liquid: PressurePhase, theta, pressure_G
     potential's constant (eV/atom, default each reference's)."""
     check_melting_pair(solid, liquid)
     pressure = float(pressure_GPa) * GPA_TO_EV_PER_A3
-    a, b = solid.physical().isobar(pressure), liquid.physical().isobar(pressure)
+    a, b = (phase.thermodynamic_limit().isobar(pressure) for phase in (solid, liquid))
     theta = np.asarray(theta, dtype=float)
     t = np.sort(np.asarray(temperatures, dtype=float))
     pa, pb = a.predict(theta, t, beta0=beta0), b.predict(theta, t, beta0=beta0)
@@ -139,6 +139,6 @@ def melting_temperatures(solid: PressurePhase, liquid: PressurePhase, thetas, pr
     :func:`~phasetune.phases.ensembles.ensemble_transition`)."""
     check_melting_pair(solid, liquid)
     pressure = float(pressure_GPa) * GPA_TO_EV_PER_A3
-    return ensemble_transition(solid.physical().isobar(pressure),
-                               liquid.physical().isobar(pressure),
+    return ensemble_transition(solid.thermodynamic_limit().isobar(pressure),
+                               liquid.thermodynamic_limit().isobar(pressure),
                                np.atleast_2d(np.asarray(thetas, dtype=float)), temperatures)

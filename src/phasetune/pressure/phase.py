@@ -12,7 +12,7 @@ import numpy as np
 from ..constants import KB
 from ..errors import PhasetuneError
 from ..estimator.ddos import DDOSEstimator
-from ..model.harmonic import com_translation_free_energy
+from ..model.harmonic import com_translation_free_energy, harmonic_free_energy
 from .gibbs import AtPressure, GibbsPrediction, gibbs
 from .surface import VolumeBasis
 
@@ -48,13 +48,13 @@ class PressurePhase:
         estimators: one estimator per sampled volume (any order; at least two).
         degree: degree of the F(V) polynomial in (V/V_c)^(−2/3) (default
             min(3, max(2, n_V − 2)), at most n_V − 1).
-        com: add the free centre-of-mass term f_trans at V* to G (and its entropy), method.md
-            §3: the physical G, needed to compare phases of different N or a liquid with a
-            crystal (:meth:`physical`).  Off by default, as for every free energy output.
+        limit: add the terms that make G per atom the best estimate of its thermodynamic limit
+            (:meth:`limit_terms`, method.md §8 "Melting"), needed to compare a liquid with a
+            crystal, or cells of different N.  Off by default.
     """
 
     def __init__(self, name: str, estimators: Sequence[DDOSEstimator],
-                 degree: int | None = None, com: bool = False):
+                 degree: int | None = None, limit: bool = False):
         if len(estimators) < 2:
             volumes = [f"{e.reference.volume:g}" for e in estimators]
             raise PhasetuneError(
@@ -75,30 +75,38 @@ class PressurePhase:
         self.phase_volume = first.phase_volume
         self.reference = self.estimators[len(self.estimators) // 2].reference
         """The middle sampled volume's reference (e.g. for training frames)."""
-        self.com = bool(com)
+        self.limit = bool(limit)
 
-    def physical(self) -> PressurePhase:
-        """This phase with the free-COM term in G (``com=True``)."""
+    def thermodynamic_limit(self) -> PressurePhase:
+        """This phase with the thermodynamic-limit terms in G (``limit=True``)."""
         out = copy.copy(self)
-        out.com = True
+        out.limit = True
         return out
 
-    @property
-    def n_trans(self) -> int:
-        """Translations of the COM term: the crystal's primitive cells; N for a liquid (whose
-        COM-fixed F is defined as F_phys − f_trans(V_box, N), method.md §4.6)."""
-        ref = self.reference
-        return int(ref.n_atoms if self.phase_volume.liquid else ref.n_trans)
+    def limit_terms(self, temperatures: np.ndarray, volume: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(δf, δs) per atom at V* (…, n_T, n_models) Å³/atom, eV/atom and eV/K/atom, that
+        turn this cell's G per atom into the estimate of its N → ∞ limit (method.md §8):
 
-    def com_terms(self, temperatures: np.ndarray, volume: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """(f_trans, s_trans) at V* (…, n_T, n_models) Å³/atom: eV/atom and eV/K/atom, with
-        f_trans = −(k_BT/N) ln[(V_box/N_trans)/Λ_{Nm}³] and s_trans = −∂f_trans/∂T at fixed V."""
+        * a liquid (F^(3N−3) = F_phys − f_trans(V_box, N)): + f_trans(V_box, N) − (k_BT/2N)
+          ln(2πN), i.e. its physical F with ln N! in Stirling's form (the ideal gas per atom);
+        * a crystal in a convention of r modes per atom: + F_H^(3) − F_H^(r) (the 3N
+          convention, bulk-like: no missing modes, no free COM), nothing when r = 3.
+        """
         ref = self.reference
         t = np.asarray(temperatures, dtype=float)[:, None]
-        f = com_translation_free_energy(t, ref.n_atoms, ref.mass, volume * ref.n_atoms,
-                                        self.n_trans)
-        return f, -f / t + 1.5 * KB / ref.n_atoms
+        if self.phase_volume.liquid:
+            n = ref.n_atoms
+            f = com_translation_free_energy(t, n, ref.mass, volume * n, n) \
+                - KB * t / (2.0 * n) * np.log(2.0 * np.pi * n)
+            return f, -f / t + 1.5 * KB / n
+        modes = getattr(self.conventions, "modes", None) or dict(self.conventions).get("modes")
+        if modes == "3N":
+            return np.zeros_like(volume), np.zeros_like(volume)
+        r = ref.modes_per_atom(self.conventions)
+        f = (harmonic_free_energy(ref.omega, ref.mass, t, 3.0)
+             - harmonic_free_energy(ref.omega, ref.mass, t, r)) + np.zeros_like(volume)
+        return f, -f / t + (3.0 - r) * KB
 
     def conventions_dict(self) -> dict:
         return self.estimators[0].conventions_dict()
@@ -142,12 +150,12 @@ class PressurePhase:
                 slope.append((up - down) / (2.0 * h[:, None]))
         result = gibbs(self.volumes, preds, pressures, degree=self.basis.degree,
                        conventions=preds[0].conventions, entropy_slope=slope)
-        if self.com:
-            f, s = self.com_terms(result.temperatures, result.volume)
+        if self.limit:
+            f, s = self.limit_terms(result.temperatures, result.volume)
             result.G = result.G + f
             result.entropy = result.entropy + s
             result.enthalpy = result.enthalpy + f + result.temperatures[:, None] * s
-            result.conventions = {**result.conventions, "com_translation": "included"}
+            result.conventions = {**result.conventions, "per_atom": "thermodynamic-limit estimate"}
         return result
 
     def isobar(self, pressure: float) -> Isobar:
