@@ -17,7 +17,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ..atomic import atomic_write
+from ..archive.sidecar import read_sidecar, sidecar_path, write_sidecar
 from ..errors import ArchiveError, PhasetuneError
 from ..model import PhaseVolume
 from .kinetic import TIAnchor
@@ -29,7 +29,7 @@ VOLUME_RTOL = 1e-6
 
 def record_path(archive: str | Path) -> Path:
     """``<archive>.anchors.json``."""
-    return Path(f"{archive}.anchors.json")
+    return sidecar_path(archive, "anchors")
 
 
 def volume_key(volume: float) -> str:
@@ -38,18 +38,8 @@ def volume_key(volume: float) -> str:
 
 def read_anchors(archive: str | Path) -> dict:
     """{phase: {volume tag: anchor dict}} of the archive's anchor record ({} if none)."""
-    path = record_path(archive)
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ArchiveError(f"{path}: not a readable anchor record ({exc})",
-                           "delete it and attach the liquid TI again (phasetune anchor)") from exc
-    if data.get("format") != FORMAT or data.get("version") != VERSION:
-        raise ArchiveError(f"{path}: not a {FORMAT} v{VERSION} file",
-                           "delete it and attach the liquid TI again (phasetune anchor)")
-    return data["phases"]
+    return read_sidecar(record_path(archive), FORMAT, VERSION,
+                        "attach the TI again (phasetune anchor)")
 
 
 def write_anchor(archive: str | Path, phase: str, volume: float, anchor: TIAnchor,
@@ -58,11 +48,7 @@ def write_anchor(archive: str | Path, phase: str, volume: float, anchor: TIAncho
     phases = read_anchors(archive)
     phases.setdefault(phase, {})[volume_key(volume)] = {
         **anchor.to_dict(), "volume": float(volume), "potential_sha256": potential_sha256}
-    path = record_path(archive)
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps({"format": FORMAT, "version": VERSION, "phases": phases},
-                                  indent=1, ensure_ascii=False))
-    return path
+    return write_sidecar(record_path(archive), FORMAT, VERSION, phases)
 
 
 def attach_anchors(archive: str | Path, phase_volume: PhaseVolume,

@@ -12,7 +12,6 @@ printing a number.
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -21,8 +20,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from ..atomic import atomic_write
-from ..errors import ArchiveError
+from ..archive.sidecar import read_sidecar, sidecar_path, write_sidecar
 from ..estimator.prediction import LEFT_BASIN, Prediction
 from ..model import HarmonicReference
 from ..potentials.linear import LinearPotential, PairPotential
@@ -129,34 +127,19 @@ def potential_sha256(potential: PairPotential | LinearPotential) -> str:
 
 def record_path(archive: str | Path) -> Path:
     """``<archive>.basin.json``."""
-    return Path(f"{archive}.basin.json")
+    return sidecar_path(archive, "basin")
 
 
 def read_records(archive: str | Path) -> dict:
     """{phase: {potential sha256: scan dict}} of the archive's basin record ({} if none)."""
-    path = record_path(archive)
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ArchiveError(f"{path}: not a readable basin record ({exc})",
-                           "delete it and run phasetune basin again") from exc
-    if data.get("format") != FORMAT or data.get("version") != VERSION:
-        raise ArchiveError(f"{path}: not a {FORMAT} v{VERSION} file",
-                           "delete it and run phasetune basin again")
-    return data["phases"]
+    return read_sidecar(record_path(archive), FORMAT, VERSION, "run phasetune basin again")
 
 
 def write_record(archive: str | Path, scan: BasinScan) -> Path:
     """Add (or replace) one scan in the archive's basin record, atomically."""
     phases = read_records(archive)
     phases.setdefault(scan.phase, {})[scan.potential_sha256] = scan.to_dict()
-    path = record_path(archive)
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps({"format": FORMAT, "version": VERSION, "phases": phases},
-                                  indent=1, ensure_ascii=False))
-    return path
+    return write_sidecar(record_path(archive), FORMAT, VERSION, phases)
 
 
 def refuse_left_basin(prediction: Prediction, scan: dict, models: Sequence[int] | None = None
