@@ -26,7 +26,6 @@ import numpy as np
 from ase import Atoms
 
 from ..constants import GPA_TO_EV_PER_A3
-from ..errors import PhasetuneError
 from ..model.harmonic import com_translation_free_energy
 from ..potentials.linear import LinearPotential, PairPotential
 from .barostat import NPTSettings
@@ -46,6 +45,7 @@ from .scaling import (
     run_sweeps,
     scaling_free_energy,
     sweep_difference,
+    sweep_grid,
 )
 from .uhlenbeck_ford import UFSettings
 
@@ -145,13 +145,7 @@ def liquid_reversible_scaling(
         :class:`LiquidSweepResult`.
     """
     pressure = check_pressure(pressure)
-    t0, t1 = float(t0), float(t1)
-    if not 0 < t0 < t1:
-        raise PhasetuneError(f"a sweep needs 0 < T0 < T1, got T0 = {t0:g} K and T1 = {t1:g} K")
-    grid = np.linspace(t0, t1, 21) if temperatures is None else \
-        np.array(sorted({float(t) for t in temperatures}))
-    if grid.min() < t0 or grid.max() > t1:
-        raise PhasetuneError("the output temperatures must lie within the sweep [T0, T1]")
+    t0, t1, grid = sweep_grid(t0, t1, temperatures)
     sweep = sweep or SweepSettings()
     npt_settings = npt_settings or NPTSettings()
     md_settings = md_settings or LiquidMDSettings()

@@ -275,6 +275,24 @@ def _smooth(x: np.ndarray, width: int) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
+def sweep_grid(t0: float, t1: float, temperatures: Sequence[float] | None,
+               hint: str | None = None) -> tuple[float, float, np.ndarray]:
+    """Check a sweep T0 → T1 and its output grid (default 21 points), K.
+
+    Returns:
+        (t0, t1, grid): floats and the sorted, distinct output temperatures.
+    """
+    t0, t1 = float(t0), float(t1)
+    if not 0 < t0 < t1:
+        raise PhasetuneError(f"a sweep needs 0 < T0 < T1, got T0 = {t0:g} K and T1 = {t1:g} K",
+                             hint)
+    grid = np.linspace(t0, t1, 21) if temperatures is None else \
+        np.array(sorted({float(t) for t in temperatures}))
+    if grid.min() < t0 or grid.max() > t1:
+        raise PhasetuneError("the output temperatures must lie within the sweep [T0, T1]")
+    return t0, t1, grid
+
+
 def reversible_scaling(
     atoms: Atoms, potential: LinearPotential | PairPotential, t0: float, t1: float,
     pressure: float = 0.0, temperatures: Sequence[float] | None = None, *,
@@ -305,14 +323,8 @@ def reversible_scaling(
         :class:`SweepResult`.
     """
     pressure = check_pressure(pressure)
-    t0, t1 = float(t0), float(t1)
-    if not 0 < t0 < t1:
-        raise PhasetuneError(f"a sweep needs 0 < T0 < T1, got T0 = {t0:g} K and T1 = {t1:g} K",
-                             "give one anchor temperature (-T) below --sweep-to")
-    grid = np.linspace(t0, t1, 21) if temperatures is None else \
-        np.array(sorted({float(t) for t in temperatures}))
-    if grid.min() < t0 or grid.max() > t1:
-        raise PhasetuneError("the output temperatures must lie within the sweep [T0, T1]")
+    t0, t1, grid = sweep_grid(t0, t1, temperatures,
+                              "give one anchor temperature (-T) below --sweep-to")
     sweep = sweep or SweepSettings()
     npt_settings = npt_settings or NPTSettings()
     if anchor is None:
