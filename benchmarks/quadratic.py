@@ -24,17 +24,22 @@ Run: ``OMP_NUM_THREADS=1 python benchmarks/quadratic.py [--n 40] [--models 300]`
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from phasetune.archive.frame import fix_frame
-from phasetune.archive.stats import ShellAccumulator, default_pilot_size
-from phasetune.engine.calculators import DescriptorEvaluator, ForceEvaluator
-from phasetune.estimator.ddos import DDOSEstimator
-from phasetune.potentials.registry import load_potential
-from phasetune.structures.crystals import crystal
-from phasetune.testsystems import gaussian_system
+import numpy as np  # noqa: E402
+from joint import best  # noqa: E402
+
+from phasetune.archive.frame import fix_frame  # noqa: E402
+from phasetune.archive.stats import ShellAccumulator, default_pilot_size  # noqa: E402
+from phasetune.engine.calculators import DescriptorEvaluator, ForceEvaluator  # noqa: E402
+from phasetune.estimator.ddos import DDOSEstimator  # noqa: E402
+from phasetune.potentials.registry import load_potential  # noqa: E402
+from phasetune.structures.crystals import crystal  # noqa: E402
+from phasetune.testsystems import gaussian_system  # noqa: E402
 
 PAIRS = [  # (linear baseline, quadratic, structure, volume Å³/atom, cells)
     ("Cu_Zuo_JPCA2020", "Cu_Zuo_JPCA2020.quadratic", "fcc", 11.8, 2),
@@ -42,16 +47,6 @@ PAIRS = [  # (linear baseline, quadratic, structure, volume Å³/atom, cells)
 ]
 TEMPERATURES = np.linspace(300.0, 1500.0, 31)
 """Temperatures of the prediction timing, K."""
-
-
-def best(fn, repeats: int = 2) -> float:
-    """Best wall time of ``repeats`` calls, s."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def lammps_figures(name: str, structure: str, volume: float, cells: int, n: int) -> dict:
@@ -117,6 +112,27 @@ def estimator_figures(n_d: int, n_models: int) -> dict:
             "solved": out.solved.mean(), "error": error}
 
 
+LAMMPS_ROWS = [  # (label, key of lammps_figures, format)
+    ("2J_max", "twojmax", "d"),
+    ("N_D", "n_d", "d"),
+    ("descriptor evaluation, ms/sample", "ms_desc", ".3f"),
+    ("identity gap max, eV/atom", "gap", ".1e"),
+]
+FRAME_ROWS = [  # (label, key of frame_figures, format)
+    ("pilot = max(10 N_D, 500), samples/shell", "pilot", "d"),
+    ("fix_frame (cov + eigh) on the pilot, s", "fix_s", ".3f"),
+]
+ESTIMATOR_ROWS = [  # (label, key of estimator_figures, format)
+    ("estimator fit (8 shells, Gaussian), s", "fit_s", ".2f"),
+    ("predict, µs per (model, T), 1 thread", "us", ".2f"),
+    ("predict + gradient, µs per (model, T)", "us_grad", ".2f"),
+    ("joint-correction tables (one-off), s", "tables_s", ".2f"),
+    ("predict with joint correction, µs", "us_joint", ".2f"),
+    ("Gaussian (joint): max |F − exact|, eV/atom", "error", ".1e"),
+    ("Gaussian check: solved fraction", "solved", ".2f"),
+]
+
+
 def row(label: str, lin: float, quad: float, fmt: str) -> None:
     ratio = quad / lin if lin else float("nan")
     print(f"  {label:<40} {format(lin, fmt):>12} {format(quad, fmt):>12} {ratio:>8.2f}")
@@ -139,24 +155,17 @@ def main() -> None:
         ea, eb = estimators[a["n_d"]], estimators[b["n_d"]]
         print(f"\n{quadratic} against {linear} ({a['atoms']}-atom {structure.upper()}): "
               f"{'linear':>12} {'quadratic':>12} {'ratio':>8}")
-        row("2J_max", a["twojmax"], b["twojmax"], "d")
-        row("N_D", a["n_d"], b["n_d"], "d")
-        row("descriptor evaluation, ms/sample", a["ms_desc"], b["ms_desc"], ".3f")
-        row("identity gap max, eV/atom", a["gap"], b["gap"], ".1e")
-        row("pilot = max(10 N_D, 500), samples/shell", fa["pilot"], fb["pilot"], "d")
-        row("fix_frame (cov + eigh) on the pilot, s", fa["fix_s"], fb["fix_s"], ".3f")
+        for label, key, fmt in LAMMPS_ROWS:
+            row(label, a[key], b[key], fmt)
+        for label, key, fmt in FRAME_ROWS:
+            row(label, fa[key], fb[key], fmt)
         row("frame work per sample, ms", fa["us_sample"] / 1e3, fb["us_sample"] / 1e3, ".3f")
         cpu_a = fa["pilot"] * a["ms_desc"] / 1e3 + fa["pilot_s"]
         cpu_b = fb["pilot"] * b["ms_desc"] / 1e3 + fb["pilot_s"]
         row("pilot CPU per shell (desc. + frame), s", cpu_a, cpu_b, ".1f")
         row("shell statistics, MB", fa["mb"], fb["mb"], ".2f")
-        row("estimator fit (8 shells, Gaussian), s", ea["fit_s"], eb["fit_s"], ".2f")
-        row("predict, µs per (model, T), 1 thread", ea["us"], eb["us"], ".2f")
-        row("predict + gradient, µs per (model, T)", ea["us_grad"], eb["us_grad"], ".2f")
-        row("joint-correction tables (one-off), s", ea["tables_s"], eb["tables_s"], ".2f")
-        row("predict with joint correction, µs", ea["us_joint"], eb["us_joint"], ".2f")
-        row("Gaussian (joint): max |F − exact|, eV/atom", ea["error"], eb["error"], ".1e")
-        row("Gaussian check: solved fraction", ea["solved"], eb["solved"], ".2f")
+        for label, key, fmt in ESTIMATOR_ROWS:
+            row(label, ea[key], eb[key], fmt)
 
 
 if __name__ == "__main__":
