@@ -31,7 +31,7 @@ from ..constants import GPA_TO_EV_PER_A3
 from ..engine.session import Engine, lammps_cell, lammps_float
 from ..errors import EngineError, PhasetuneError
 from ..potentials.linear import PairPotential
-from .md import LAMBDA_VAR, scaled_pair_commands
+from .md import LAMBDA_VAR, check_run_length, run_recorded, scaled_pair_commands
 
 BAR_PER_EV_A3 = 1e4 / GPA_TO_EV_PER_A3
 """1 eV/Å³ in bar (LAMMPS metal pressure unit)."""
@@ -112,6 +112,17 @@ def cell_from_lammps(values: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     lx, ly, lz, xy, xz, yz = values
     cell_lmp = np.array([[lx, 0.0, 0.0], [xy, ly, 0.0], [xz, yz, lz]])
     return cell_lmp @ rotation.T
+
+
+def run_command(engine: Engine, command: str,
+                blown_up: Callable[[str], PhasetuneError]) -> None:
+    """Send a LAMMPS ``run``; an error that reads as a blow-up becomes ``blown_up(detail)``."""
+    try:
+        engine.command(command)
+    except EngineError as exc:
+        if any(word in str(exc) for word in BLOW_UP_SIGNS):
+            raise blown_up(re.split(r"ERROR(?: on proc \d+)?: ", str(exc))[-1]) from exc
+        raise
 
 
 class BarostatMD:
@@ -235,34 +246,16 @@ class BarostatMD:
             (n_records, 1 + len(record)): the step since the start of this run, then the
             recorded values.
         """
-        stride, chunk = self.settings.stride, self.settings.chunk
-        if n_steps % stride:
-            raise PhasetuneError(f"run length {n_steps} is not a multiple of stride {stride}")
+        check_run_length(n_steps, self.settings.stride)
         values = " ".join(f"v_{name}" for name in (STEP, *record))
         first = self.step
         self.fraction = 0.0
-        rows: list[np.ndarray] = []
-        done = 0
-        while done < n_steps:
-            n = min(chunk, n_steps - done)
-            if record:
-                self.engine.command(f"fix {RECORD_ID} all vector {stride} {values}")
-            try:
-                self.engine.command(f"run {n} start {first} stop {first + n_steps} post no")
-            except EngineError as exc:
-                if any(word in str(exc) for word in BLOW_UP_SIGNS):
-                    raise self._blown_up(re.split(r"ERROR(?: on proc \d+)?: ", str(exc))[-1]) \
-                        from exc
-                raise
-            if record:
-                block = self._extract(len(record) + 1)
-                self.engine.command(f"unfix {RECORD_ID}")
-            else:
-                block = np.empty((0, 1))
-            if rows and len(rows[-1]):
-                block = block[block[:, 0] > rows[-1][-1, 0]]
-            rows.append(block)
-            done += n
+
+        def run(n: int) -> None:
+            run_command(self.engine, f"run {n} start {first} stop {first + n_steps} post no",
+                        self._blown_up)
+
+        def after(n: int, done: int) -> None:
             self.step += n
             self.fraction = done / n_steps
             self._check_volume()
@@ -270,7 +263,10 @@ class BarostatMD:
                 check(self)
             if progress is not None:
                 progress(n)
-        out = np.concatenate(rows)
+
+        out = run_recorded(self.engine, RECORD_ID, n_steps, self.settings.stride,
+                           self.settings.chunk, values if record else "", len(record) + 1,
+                           run, after)
         out[:, 0] -= first
         return out
 
@@ -289,17 +285,6 @@ class BarostatMD:
             f"{self.temperature / lam:.0f} K: {detail}",
             "give a pressure at which this crystal is mechanically stable (GPa on the command "
             "line), or start from a volume closer to equilibrium")
-
-    def _extract(self, n_cols: int) -> np.ndarray:
-        from lammps import LMP_SIZE_ROWS, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY
-
-        lmp = self.engine.lmp
-        n_rows = int(lmp.extract_fix(RECORD_ID, LMP_STYLE_GLOBAL, LMP_SIZE_ROWS, 0, 0))
-        out = np.empty((n_rows, n_cols))
-        for i in range(n_rows):
-            for j in range(n_cols):
-                out[i, j] = lmp.extract_fix(RECORD_ID, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY, i, j)
-        return out
 
     def close(self) -> None:
         self.engine.close()

