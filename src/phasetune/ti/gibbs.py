@@ -30,7 +30,7 @@ from .api import thermodynamic_integration
 from .barostat import NPTSettings
 from .checkpoint import StageStore
 from .npt import VolumeResult, check_pressure, npt_volume, nvt_pressure, with_cell
-from .result import TIResult, selected_key
+from .result import PointColumns, TIResult, selected_key
 
 VARIANTS = ("F_3N-3", "F_3N", "F_phys")
 PRESSURE_CHECK_SIGMAS = 4.0
@@ -110,7 +110,7 @@ class GibbsPoint:
 
 
 @dataclass
-class GibbsResult:
+class GibbsResult(PointColumns):
     """G(T) per atom at one pressure.
 
     Attributes:
@@ -134,17 +134,9 @@ class GibbsResult:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def temperatures(self) -> np.ndarray:
-        return np.array([p.temperature for p in self.points])
-
-    @property
     def G(self) -> np.ndarray:
         """(n_T,) G per atom in the selected convention, eV/atom."""
         return np.array([p.G(self.conventions) for p in self.points])
-
-    @property
-    def sigma(self) -> np.ndarray:
-        return np.array([p.sigma for p in self.points])
 
     @property
     def volume(self) -> np.ndarray:

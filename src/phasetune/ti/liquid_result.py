@@ -15,21 +15,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .result import RepeatRecord
+from .result import (
+    PointColumns,
+    RepeatMeans,
+    RepeatRecord,
+    block_error,
+    larger_finite,
+    mean_error,
+)
 
 REPORTED = "F_3N-3"
 """The variant ``F`` reports."""
 
 
-def _mean_error(values: np.ndarray) -> float:
-    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 \
-        else float("nan")
-
-
 def _mean_of(records: list[RepeatRecord], get) -> tuple[float, float]:  # noqa: ANN001
     """Repeat mean of a scalar and its standard error (NaN for one repeat)."""
     v = np.array([get(r) for r in records], dtype=float)
-    return float(v.mean()), _mean_error(v)
+    return float(v.mean()), mean_error(v)
 
 
 def _node_means(per_repeat: list[list[dict]]) -> list[dict]:
@@ -41,7 +43,7 @@ def _node_means(per_repeat: list[list[dict]]) -> list[dict]:
         out.append({"lambda": nodes[0]["lambda"], "weight": nodes[0]["weight"],
                     "mean": float(means.mean()),
                     "error": float(np.sqrt(sum(s["error"] ** 2 for s in nodes)) / len(nodes)),
-                    "error_repeats": _mean_error(means),
+                    "error_repeats": mean_error(means),
                     "variance": float(np.mean([s["variance"] for s in nodes])),
                     "slope": float(np.mean([s["slope"] for s in nodes])),
                     "equilibrated": all(s["equilibrated"] for s in nodes)})
@@ -49,7 +51,7 @@ def _node_means(per_repeat: list[list[dict]]) -> list[dict]:
 
 
 @dataclass
-class LiquidPoint:
+class LiquidPoint(RepeatMeans):
     """Combined repeats at one temperature.
 
     ``sigma`` is the larger of ``sigma_repeats`` (spread of the repeat values / √K) and
@@ -61,14 +63,6 @@ class LiquidPoint:
     repeats: list[RepeatRecord]
 
     @property
-    def values(self) -> np.ndarray:
-        return np.array([r.F_com_fixed for r in self.repeats])
-
-    @property
-    def F_com_fixed(self) -> float:
-        return float(np.mean(self.values))
-
-    @property
     def F_phys(self) -> float:
         return float(np.mean([r.components["F_phys"] for r in self.repeats]))
 
@@ -77,18 +71,12 @@ class LiquidPoint:
         return float(self.repeats[0].components["f_trans"])
 
     @property
-    def sigma_repeats(self) -> float:
-        return _mean_error(self.values)
-
-    @property
     def sigma_block(self) -> float:
-        s = np.array([r.sigma_block for r in self.repeats], dtype=float)
-        return float(np.sqrt(np.sum(s**2)) / len(self.repeats))
+        return block_error(self.repeats)
 
     @property
     def sigma(self) -> float:
-        finite = [s for s in (self.sigma_repeats, self.sigma_block) if np.isfinite(s)]
-        return float(max(finite)) if finite else float("nan")
+        return larger_finite(self.sigma_repeats, self.sigma_block)
 
     def components(self) -> dict:
         """Repeat means of the scalar components, the repeat spread of the two legs, and the
@@ -116,7 +104,7 @@ class LiquidPoint:
             v = np.array(vals, dtype=float)
             out[key] = float(v.mean())
             own = ends[0].get(f"{key}_error")
-            out[f"{key}_error"] = _mean_error(v) if len(v) > 1 else \
+            out[f"{key}_error"] = mean_error(v) if len(v) > 1 else \
                 (float(own) if own is not None else float("nan"))
         return out
 
@@ -151,7 +139,7 @@ class LiquidPoint:
 
 
 @dataclass
-class LiquidResult:
+class LiquidResult(PointColumns):
     """Liquid TI of one cell (N, V) over temperatures.
 
     Attributes:
@@ -175,10 +163,6 @@ class LiquidResult:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def temperatures(self) -> np.ndarray:
-        return np.array([p.temperature for p in self.points])
-
-    @property
     def F(self) -> np.ndarray:
         """(n_T,) F^(3N−3) per atom (COM-fixed convention), eV/atom."""
         return np.array([p.F_com_fixed for p in self.points])
@@ -187,11 +171,6 @@ class LiquidResult:
     def F_phys(self) -> np.ndarray:
         """(n_T,) physical F per atom, eV/atom."""
         return np.array([p.F_phys for p in self.points])
-
-    @property
-    def sigma(self) -> np.ndarray:
-        """(n_T,) standard errors (the same for both variants), eV/atom."""
-        return np.array([p.sigma for p in self.points])
 
     def variant(self, key: str) -> np.ndarray:
         """(n_T,) ``F_3N-3``, ``F_phys`` or ``f_trans``."""

@@ -85,13 +85,56 @@ class RepeatRecord:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
-def _mean_error(values: np.ndarray) -> float:
+def mean_error(values: np.ndarray) -> float:
+    """Standard error of the mean of repeat values (NaN for one value)."""
     return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 \
         else float("nan")
 
 
+def block_error(repeats: list[RepeatRecord]) -> float:
+    """(Σ_k σ_k²)^{1/2}/K from the repeats' within-run block errors, eV/atom."""
+    s = np.array([r.sigma_block for r in repeats], dtype=float)
+    return float(np.sqrt(np.sum(s**2)) / len(repeats))
+
+
+def larger_finite(*sigmas: float) -> float:
+    """The largest finite standard error (NaN when none is finite)."""
+    finite = [s for s in sigmas if np.isfinite(s)]
+    return float(max(finite)) if finite else float("nan")
+
+
+class RepeatMeans:
+    """Mean of the repeats' F_com_fixed and its spread, for a point holding ``repeats``."""
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.array([r.F_com_fixed for r in self.repeats])
+
+    @property
+    def F_com_fixed(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def sigma_repeats(self) -> float:
+        return mean_error(self.values)
+
+
+class PointColumns:
+    """Per-temperature columns of a result holding ``points`` (one per temperature)."""
+
+    @property
+    def temperatures(self) -> np.ndarray:
+        """(n_T,) K."""
+        return np.array([p.temperature for p in self.points])
+
+    @property
+    def sigma(self) -> np.ndarray:
+        """(n_T,) standard errors, eV/atom."""
+        return np.array([p.sigma for p in self.points])
+
+
 @dataclass
-class TemperaturePoint:
+class TemperaturePoint(RepeatMeans):
     """Combined repeats at one temperature (eV/atom throughout).
 
     ``sigma_repeats`` is the standard error of the mean over independent repeats (≥ 2 repeats);
@@ -110,32 +153,18 @@ class TemperaturePoint:
     harmonic: HarmonicReference = field(repr=False)
 
     @property
-    def values(self) -> np.ndarray:
-        return np.array([r.F_com_fixed for r in self.repeats])
-
-    @property
-    def F_com_fixed(self) -> float:
-        return float(np.mean(self.values))
-
-    @property
-    def sigma_repeats(self) -> float:
-        return _mean_error(self.values)
-
-    @property
     def sigma_block(self) -> float:
-        k = len(self.repeats)
         if self.method == "frenkel-ladd":  # linear response from the mean dissipation
             q = float(np.mean([r.components["dissipation"] for r in self.repeats]))
-            return linear_response_error(self.temperature, q, self.harmonic.n_atoms) / np.sqrt(k)
-        s = np.array([r.sigma_block for r in self.repeats], dtype=float)
-        return float(np.sqrt(np.sum(s**2)) / k)
+            return linear_response_error(self.temperature, q, self.harmonic.n_atoms) \
+                / np.sqrt(len(self.repeats))
+        return block_error(self.repeats)
 
     @property
     def sigma(self) -> float:
         if self.method == "frenkel-ladd" and len(self.repeats) >= 3:
             return self.sigma_repeats  # the linear-response estimate can be several times high
-        finite = [s for s in (self.sigma_repeats, self.sigma_block) if np.isfinite(s)]
-        return float(max(finite)) if finite else float("nan")
+        return larger_finite(self.sigma_repeats, self.sigma_block)
 
     @property
     def variants(self) -> dict[str, float]:
@@ -183,7 +212,7 @@ class TemperaturePoint:
 
 
 @dataclass
-class TIResult:
+class TIResult(PointColumns):
     """Thermodynamic integration of one crystal at one volume over temperatures.
 
     Attributes:
@@ -210,19 +239,9 @@ class TIResult:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def temperatures(self) -> np.ndarray:
-        """(n_T,) K."""
-        return np.array([p.temperature for p in self.points])
-
-    @property
     def F(self) -> np.ndarray:
         """(n_T,) F per atom in the selected convention, eV/atom."""
         return np.array([p.F for p in self.points])
-
-    @property
-    def sigma(self) -> np.ndarray:
-        """(n_T,) standard errors of F, eV/atom."""
-        return np.array([p.sigma for p in self.points])
 
     def variant(self, key: str) -> np.ndarray:
         """(n_T,) one of ``F_3N``, ``F_3N-3``, ``F_phys``, ``f_trans``, ``harmonic_shift``."""
