@@ -40,7 +40,8 @@ class LinePoint:
             the edge of the solved range, NaN for "none").
         low, high: phase stable below / above T_c (on an isotherm: at lower / higher P).
         sigma_T: K (isobar points); sigma_P: eV/Å³ (isotherm points).
-        delta_volume: V_high − V_low, Å³/atom.
+        delta_volume: V_high − V_low, Å³/atom (isobar roots also give ``volume_low`` and
+            ``volume_high``, V* of each phase there).
         delta_entropy: S_high − S_low, eV/K/atom.
         delta_enthalpy: H_high − H_low = T ΔS, eV/atom.
         clapeyron: ΔV/ΔS, K per eV/Å³.
@@ -57,6 +58,8 @@ class LinePoint:
     sigma_T: float = float("nan")
     sigma_P: float = float("nan")
     delta_volume: float = float("nan")
+    volume_low: float = float("nan")
+    volume_high: float = float("nan")
     delta_entropy: float = float("nan")
     delta_enthalpy: float = float("nan")
     clapeyron: float = float("nan")
@@ -162,8 +165,8 @@ def check_phases(phases: dict[str, PressurePhase]) -> None:
             raise PhasetuneError(f"phases {name0} and {name} use different conventions")
 
 
-def _isobar_points(a: PressurePhase, b: PressurePhase, names: tuple[str, str], theta, t, p,
-                   beta0) -> list[LinePoint]:
+def isobar_points(a: PressurePhase, b: PressurePhase, names: tuple[str, str], theta, t, p,
+                  beta0) -> list[LinePoint]:
     """T_c roots (or a bound) of ΔG_{B−A} at pressure p, with ΔV, ΔH and the Clapeyron slope."""
     points = []
     for tr in transitions(a.isobar(p), b.isobar(p), theta, t, names, beta0):
@@ -172,11 +175,12 @@ def _isobar_points(a: PressurePhase, b: PressurePhase, names: tuple[str, str], t
             continue
         at = {n: ph.isobar(p).predict(theta, [tr.T_c], beta0=beta0)
               for n, ph in zip(names, (a, b), strict=True)}
-        dv = float(at[tr.high].volume[0, 0] - at[tr.low].volume[0, 0])
+        v_low, v_high = (float(at[n].volume[0, 0]) for n in (tr.low, tr.high))
         ds = tr.delta_entropy
+        dv = v_high - v_low
         points.append(LinePoint(
             p, tr.T_c, "root", tr.low, tr.high, sigma_T=tr.sigma_Tc, delta_volume=dv,
-            delta_entropy=ds, delta_enthalpy=tr.T_c * ds,
+            volume_low=v_low, volume_high=v_high, delta_entropy=ds, delta_enthalpy=tr.T_c * ds,
             clapeyron=dv / ds if ds != 0 else float("nan"),
             gradient=tr.gradient, solved=tr.solved))
     return points
@@ -271,7 +275,7 @@ def phase_diagram(phases: dict[str, PressurePhase], theta, temperatures, pressur
         stable=stable)
     for a, b in combinations(names, 2):
         pair = (a, b)
-        isobars = [_isobar_points(phases[a], phases[b], pair, theta, t, pk, beta0) for pk in p]
+        isobars = [isobar_points(phases[a], phases[b], pair, theta, t, pk, beta0) for pk in p]
         iso_t = []
         if isotherms and p.size > 1:
             ia, ib = names.index(a), names.index(b)

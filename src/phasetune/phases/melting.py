@@ -24,8 +24,8 @@ import numpy as np
 from ..constants import GPA_TO_EV_PER_A3
 from ..errors import PhasetuneError
 from ..pressure.phase import PressurePhase
+from .diagram import isobar_points
 from .ensembles import EnsembleTransition, ensemble_transition
-from .transitions import transitions
 
 
 @dataclass
@@ -104,32 +104,30 @@ def check_melting_pair(solid: PressurePhase, liquid: PressurePhase) -> None:
 def melting_point(solid: PressurePhase, liquid: PressurePhase, theta, pressure_GPa: float,
                   temperatures, beta0: float | None = None) -> MeltingPoint:
     """T_m of one model θ (N_D,) at one pressure, bracketed on the grid ``temperatures`` (K)
-    and refined by Newton (:func:`~phasetune.phases.transitions.transitions`); ``beta0`` the
-    potential's constant (eV/atom, default each reference's)."""
+    and refined by Newton (the isobar points of :func:`~phasetune.phases.diagram.isobar_points`
+    on the thermodynamic-limit phases); ``beta0`` the potential's constant (eV/atom, default
+    each reference's)."""
     check_melting_pair(solid, liquid)
     pressure = float(pressure_GPa) * GPA_TO_EV_PER_A3
-    a, b = (phase.thermodynamic_limit().isobar(pressure) for phase in (solid, liquid))
+    a, b = (phase.thermodynamic_limit() for phase in (solid, liquid))
     theta = np.asarray(theta, dtype=float)
     t = np.sort(np.asarray(temperatures, dtype=float))
-    pa, pb = a.predict(theta, t, beta0=beta0), b.predict(theta, t, beta0=beta0)
+    pa, pb = (phase.isobar(pressure).predict(theta, t, beta0=beta0) for phase in (a, b))
     ok = pa.solved[:, 0] & pb.solved[:, 0]
     compared = (float(t[ok].min()), float(t[ok].max())) if ok.any() else (float("nan"),) * 2
-    found = [x for x in transitions(a, b, theta, t, (solid.name, liquid.name), beta0)
-             if x.kind != "root" or x.low == solid.name]
+    found = [q for q in isobar_points(a, b, (solid.name, liquid.name), theta, t, pressure, beta0)
+             if q.kind != "root" or q.low == solid.name]
+    where = (solid.name, liquid.name, float(pressure_GPa))
     if not found:
-        return MeltingPoint(solid.name, liquid.name, float(pressure_GPa), "none", compared)
-    x = found[0]
-    if x.kind != "root":
-        return MeltingPoint(solid.name, liquid.name, float(pressure_GPa), x.kind, compared,
-                            bound=x.bound)
-    ps, pl = (f.predict(theta, [x.T_c], beta0=beta0) for f in (a, b))
-    vs, vl = float(ps.volume[0, 0]), float(pl.volume[0, 0])
-    ds = x.delta_entropy
+        return MeltingPoint(*where, "none", compared)
+    q = found[0]
+    if q.kind != "root":
+        return MeltingPoint(*where, q.kind, compared, bound=q.temperature)
     return MeltingPoint(
-        solid.name, liquid.name, float(pressure_GPa), "root", compared, T_m=x.T_c,
-        sigma_Tm=x.sigma_Tc, gradient=x.gradient, delta_S=ds, delta_H=x.T_c * ds,
-        delta_V=vl - vs, V_solid=vs, V_liquid=vl,
-        slope=(vl - vs) / ds * GPA_TO_EV_PER_A3, solved=x.solved)
+        *where, "root", compared, T_m=q.temperature, sigma_Tm=q.sigma_T, gradient=q.gradient,
+        delta_S=q.delta_entropy, delta_H=q.delta_enthalpy, delta_V=q.delta_volume,
+        V_solid=q.volume_low, V_liquid=q.volume_high,
+        slope=q.clapeyron * GPA_TO_EV_PER_A3, solved=q.solved)
 
 
 def melting_temperatures(solid: PressurePhase, liquid: PressurePhase, thetas, pressure_GPa: float,
