@@ -226,6 +226,10 @@ KINETIC_LABEL = "K/N"
 """Label of the kinetic-energy component the kinetic flavour appends to D."""
 
 
+MELTED_ORDER = 0.2
+"""Bragg order below which a crystal's kinetic shell is declared melted (crystals ≈ 0.5–1)."""
+
+
 class KineticSampler:
     """Constant-energy shells of the reference, K + E_ref − N·E0 = Nε (method.md §4.5).
 
@@ -349,10 +353,6 @@ class KineticSampler:
         return self.harmonic.check
 
 
-MELTED_ORDER = 0.2
-"""Bragg order below which a crystal's kinetic shell is declared melted (crystals ≈ 0.5–1)."""
-
-
 class LiquidSampler(KineticSampler):
     """Constant-energy shells of the melted reference: a liquid phase (method.md §4.6).
 
@@ -364,10 +364,9 @@ class LiquidSampler(KineticSampler):
     sample's Bragg order, the mean S(k)/N over the lattice's shortest Bragg vectors
     (:func:`~phasetune.structures.order.bragg_order`), must stay below ``max_order`` (a crystal
     ≈ 0.5–1, a liquid of N atoms a few /N), else :class:`LiquidCrystallisedError` names the
-    shell.  The atoms'
-    mean-squared displacement over the chunk (summed from minimum-image steps) is reported too;
-    it is small even for a liquid because fresh momentum directions every ``stride`` steps slow
-    diffusion.
+    shell, with the atoms' mean-squared displacement over the chunk (summed from minimum-image
+    steps; small even for a liquid, because fresh momentum directions every ``stride`` steps
+    slow diffusion).
 
     The lattice (E0, D0, cell, N) is only the energy origin and the starting point.
     """

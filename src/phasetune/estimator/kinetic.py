@@ -339,7 +339,7 @@ def anchor_alpha(measure: ReferenceEntropy, beta: float) -> float:
 
     lo, hi = float(measure.alphas[0]), float(measure.alphas[-1])
     if not gap(lo) > 0.0 > gap(hi):
-        t_lo, t_hi = (float(measure.temperature(a) - 0.0) for a in (lo, hi))
+        t_lo, t_hi = (float(measure.temperature(a)) for a in (lo, hi))
         raise EstimatorError(
             f"the TI anchor's temperature {1.0 / (KB * beta):.0f} K is outside the shells' "
             f"temperatures {t_lo:.0f}–{t_hi:.0f} K",

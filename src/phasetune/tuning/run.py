@@ -53,7 +53,7 @@ def build_targets(spec: TuneSpec, estimators: dict, potential: LinearPotential
             m = t.melting
             if m.liquid in estimators and not estimators[m.liquid].phase_volume.liquid:
                 raise PhasetuneError(f"melting target: phase {m.liquid!r} is not a liquid",
-                                  "name the liquid phase with liquid: NAME")
+                                     "name the liquid phase with liquid: NAME")
             targets.append(transition_target(m.solid, m.liquid, m.T, tolerance=1e-6,
                                              pressure=_ev_per_a3(m.P)))
         elif t.volume is not None:
@@ -117,8 +117,8 @@ def run_tune(spec: TuneSpec, t_grid: np.ndarray | None = None) -> TuneOutcome:
             check_potential(potential, est.phase_volume)
     targets = build_targets(spec, estimators, potential)
     design = training_design(spec, potential, estimators)  # metric (gram) and RMSE report
-    metric = metric_from(spec, design, len(potential.theta))
     n_d = len(potential.theta)
+    metric = metric_from(spec, design, n_d)
     extra = next(iter(estimators.values())).n_components - n_d  # 1 on kinetic shells (K/N)
     theta0 = np.append(potential.theta, np.ones(extra))
     metric = np.pad(metric, ((0, extra), (0, extra)))  # K/N is fixed: never in the free block
