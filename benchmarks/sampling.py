@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from descriptors import raw_loop  # noqa: E402
 
+from phasetune.campaign.isosurfaces import isosurface_grid  # noqa: E402
 from phasetune.campaign.runner import run_campaign  # noqa: E402
-from phasetune.campaign.spec import isosurface_grid, parse_campaign  # noqa: E402
+from phasetune.campaign.spec import parse_campaign  # noqa: E402
 from phasetune.harmonic.reference import build_reference  # noqa: E402
 from phasetune.potentials.registry import load_potential  # noqa: E402
 from phasetune.structures.crystals import crystal  # noqa: E402

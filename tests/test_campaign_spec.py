@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from phasetune.campaign.spec import isosurface_grid, load_campaign, parse_campaign
+from phasetune.campaign.isosurfaces import isosurface_grid
+from phasetune.campaign.spec import load_campaign, parse_campaign
 from phasetune.errors import ConfigError
 from phasetune.model.harmonic import harmonic_alpha
 from phasetune.testsystems import synthetic_reference

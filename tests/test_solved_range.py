@@ -161,7 +161,7 @@ def _ref(omega_bar=13.5):
 
 @pytest.mark.parametrize("grid", [{"spacing": 0.2}, {"count": 5}])
 def test_extension_appends_shells_on_the_grids_own_lattice(grid):
-    from phasetune.campaign.spec import isosurface_grid
+    from phasetune.campaign.isosurfaces import isosurface_grid
     from phasetune.model.harmonic import harmonic_alpha
 
     iso = _iso(**grid)

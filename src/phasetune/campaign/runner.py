@@ -36,9 +36,10 @@ from ..engine.mpi import require_lammps
 from ..errors import ArchiveError, PhasetuneError
 from . import spool
 from .executors import ExecutorFactory, worker_count
+from .isosurfaces import GRID_CONVENTIONS
 from .lock import campaign_lock
 from .progress import CampaignProgress, campaign_logger
-from .spec import GRID_CONVENTIONS, CampaignSpec, reference_potential
+from .spec import CampaignSpec, reference_potential
 from .spec import descriptor_spec as campaign_descriptors
 from .state import build_groups, pair_form
 from .tasks import ChunkResult, ChunkTask, run_chunk, volume_tag, warm_up
@@ -372,7 +373,7 @@ def run_campaign(spec: CampaignSpec, executor: str | Executor | None = None,
         quiet: no progress bars and no messages on the terminal (the log file is still written).
         progress: show progress bars (samples/s and ETA per phase).
         t_max: per phase, a temperature to extend its shell grid to (shells appended above the
-            grid on its own lattice, :func:`~phasetune.campaign.spec.isosurface_grid`).  The
+            grid on its own lattice, :func:`~phasetune.campaign.isosurfaces.isosurface_grid`).  The
             extension is recorded in the archive (``sampler.extended_to``) and every later run
             keeps it; it never shrinks.
 

@@ -24,8 +24,9 @@ from ..harmonic.reference import build_reference
 from ..model import DescriptorInfo, HarmonicReference, PhaseVolume, ShellStats
 from ..potentials.linear import LinearPotential, PairPotential
 from ..structures.crystals import crystal
+from .isosurfaces import isosurface_grid
 from .samplers import KINETIC_LABEL, SampleBatch
-from .spec import CampaignSpec, PhaseSpec, descriptor_spec, isosurface_grid, reference_potential
+from .spec import CampaignSpec, PhaseSpec, descriptor_spec, reference_potential
 from .tasks import ChunkTask, GroupPayload, volume_tag
 
 IDENTITY_TOL = 1e-8
@@ -191,7 +192,7 @@ def build_groups(spec: CampaignSpec, archive: Archive | None,
                  extended_to: dict[str, float] | None = None) -> list[Group]:
     """Reference lattice, modes, payload and shells of every (phase, volume) of the spec;
     ``extended_to`` maps phase names to the temperature their shell grids are extended to
-    (``sample --t-max``, see :func:`~phasetune.campaign.spec.isosurface_grid`)."""
+    (``sample --t-max``, see :func:`~phasetune.campaign.isosurfaces.isosurface_grid`)."""
     ref_pot = reference_potential(spec)
     dspec = descriptor_spec(spec)
     kinetic = spec.flavour == "kinetic"

@@ -7,7 +7,7 @@ Each round runs the campaign (resuming or completing what is there), refits the 
 Otherwise the reason at the top of its highest solved interval decides:
 
 * ``alpha_above_grid`` — shells are appended above the phase's grid on the grid's own lattice
-  (:func:`~phasetune.campaign.spec.isosurface_grid`): first up to α_H(cover·T_max), then by a
+  (:func:`~phasetune.campaign.isosurfaces.isosurface_grid`): first up to α_H(cover·T_max), then by a
   further factor max(cover, 1.25) in temperature per round;
 * anything else (no interior saddle, clamped components, …) — more shells cannot help: stop with
   an :class:`~phasetune.errors.EstimatorError` that says so.
