@@ -30,7 +30,13 @@ from .checkpoint import Checkpoint
 from .frenkel_ladd import FrenkelLaddSettings, frenkel_ladd_repeat
 from .lambda_path import LambdaSettings, lambda_repeat
 from .md import CoupledMD, MDSettings, Target
-from .result import CurveResult, RepeatRecord, TemperaturePoint, TIResult
+from .result import (
+    CurveResult,
+    RepeatRecord,
+    TemperaturePoint,
+    TIResult,
+    equilibration_warnings,
+)
 from .temperature import gibbs_helmholtz, sample_energy
 
 METHODS = ("lambda", "frenkel-ladd")
@@ -216,9 +222,7 @@ def _gibbs_helmholtz_check(points: list[TemperaturePoint],
 def _warnings(points: list[TemperaturePoint]) -> list[str]:
     out = []
     for p in points:
-        if not all(r.equilibrated for r in p.repeats):
-            out.append(f"T = {p.temperature:g} K: some segments failed the equilibration check "
-                       "(drift or late equilibration); consider more --steps")
+        out += equilibration_warnings(p)
         lindemann = max(r.diagnostics.get("lindemann_ratio", 0.0) for r in p.repeats)
         if lindemann > LINDEMANN:
             out.append(f"T = {p.temperature:g} K: rms displacement / d_nn reached "

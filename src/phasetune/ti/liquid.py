@@ -25,7 +25,7 @@ from .liquid_md import LiquidMDSettings
 from .liquid_path import LiquidSettings, liquid_repeat
 from .liquid_result import LiquidPoint, LiquidResult
 from .npt import target_potential
-from .result import RepeatRecord
+from .result import RepeatRecord, equilibration_warnings
 from .uhlenbeck_ford import UFSettings
 
 METHOD = "liquid"
@@ -143,9 +143,7 @@ def liquid_free_energy(
 def _warnings(points: list[LiquidPoint]) -> list[str]:
     out = []
     for p in points:
-        if not all(r.equilibrated for r in p.repeats):
-            out.append(f"T = {p.temperature:g} K: some segments failed the equilibration check "
-                       "(drift or late equilibration); consider more --steps")
+        out += equilibration_warnings(p)
         if len(p.repeats) < 2:
             out.append(f"T = {p.temperature:g} K: one repeat gives no spread; the error bar is "
                        "from block averages only (use --repeats ≥ 2)")

@@ -103,6 +103,15 @@ def larger_finite(*sigmas: float) -> float:
     return float(max(finite)) if finite else float("nan")
 
 
+def equilibration_warnings(point) -> list[str]:  # noqa: ANN001 - any point with .repeats
+    """The warning of a temperature point some of whose repeats failed the equilibration check
+    (none when all passed)."""
+    if all(r.equilibrated for r in point.repeats):
+        return []
+    return [f"T = {point.temperature:g} K: some segments failed the equilibration check "
+            "(drift or late equilibration); consider more --steps"]
+
+
 class RepeatMeans:
     """Mean of the repeats' F_com_fixed and its spread, for a point holding ``repeats``."""
 
