@@ -11,7 +11,8 @@ POT    := lammps:Mo_Chen_PRM2017
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,mpi,dask]"
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[test,mpi,dask,nn]"
 	touch $(STAMP)
 
 # campaign → free energies → phase plot → tuning → tuned potential (a few minutes on 2 cores)
