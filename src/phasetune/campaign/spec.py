@@ -220,24 +220,28 @@ class ReferenceSpec(_Model):
 
 
 class DescriptorsSpec(_Model):
-    """The descriptors sampled: a linear potential's spec, or explicit SNAP parameters."""
+    """The descriptors sampled: a linear potential's spec, explicit SNAP parameters, or the
+    tangent descriptors of a non-linear potential (``tangent``: an ML-IAP nn file; see
+    :mod:`phasetune.nonlinear.tangent`)."""
 
     potential: str | None = None
+    tangent: str | None = None
     snapparam: str | None = None
     params: dict[str, float] | None = None
     elements: list[str] | None = None
     radii: list[PositiveFloat] | None = None
     weights: list[PositiveFloat] | None = None
 
-    _paths = field_validator("potential", "snapparam")(_resolve)
+    _paths = field_validator("potential", "snapparam", "tangent")(_resolve)
 
     @model_validator(mode="after")
     def _one_source(self) -> DescriptorsSpec:
-        sources = [k for k in ("potential", "snapparam", "params") if getattr(self, k) is not None]
+        keys = ("potential", "snapparam", "params", "tangent")
+        sources = [k for k in keys if getattr(self, k) is not None]
         if len(sources) != 1:
-            raise ValueError("give exactly one of 'potential', 'snapparam' or 'params' "
-                             f"(got {', '.join(sources) or 'none'})")
-        explicit = sources[0] != "potential"
+            raise ValueError("give exactly one of 'potential', 'snapparam', 'params' or "
+                             f"'tangent' (got {', '.join(sources) or 'none'})")
+        explicit = sources[0] in ("snapparam", "params")
         if explicit and not (self.elements and self.radii and self.weights):
             raise ValueError(f"'{sources[0]}' needs 'elements', 'radii' and 'weights'")
         if explicit and not len(self.elements) == len(self.radii) == len(self.weights):
@@ -449,7 +453,8 @@ def reference_potential(spec: CampaignSpec) -> PairPotential | LinearPotential:
 
 
 def descriptor_spec(spec: CampaignSpec) -> DescriptorSpec:
-    """The descriptor spec: ``descriptors``, or the reference's own if it is linear."""
+    """The descriptor spec: ``descriptors`` (a :class:`~phasetune.nonlinear.tangent.TangentSpec`
+    for ``descriptors.tangent``), or the reference's own if it is linear."""
     from ..potentials.registry import load_potential
     from ..potentials.snap_files import SNAP_PARAM_DEFAULTS, SnapParams
 
@@ -461,6 +466,13 @@ def descriptor_spec(spec: CampaignSpec) -> DescriptorSpec:
                 f"descriptors: required, because the reference {ref.name} is not a linear "
                 "(SNAP) potential", "give descriptors.potential or descriptors.snapparam")
         return ref.spec
+    if d.tangent is not None:
+        from ..nonlinear.tangent import tangent_spec
+
+        try:
+            return tangent_spec(load_potential(d.tangent))
+        except PhasetuneError as exc:
+            raise ConfigError(f"descriptors.tangent: {exc.message}", exc.hint) from None
     key = "descriptors.potential" if d.potential else "descriptors.snapparam"
     try:
         if d.potential is not None:

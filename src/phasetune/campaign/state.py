@@ -201,7 +201,7 @@ def build_groups(spec: CampaignSpec, archive: Archive | None,
         len(ref_pot.elements) == 1 else 0.0
     labels = dspec.labels + ([KINETIC_LABEL] if kinetic else [])
     fixed = np.append(dspec.fixed_mask, [True] * kinetic)
-    info = DescriptorInfo("snap", dict(dspec.as_dict()["params"]), labels, fixed)
+    info = DescriptorInfo(dspec.as_dict()["kind"], dict(dspec.as_dict()["params"]), labels, fixed)
     pilot = spec.samples.pilot or min(default_pilot_size(len(labels)),
                                       spec.samples.n_chunks * spec.samples.chunk)
     with tempfile.TemporaryDirectory() as workdir:
@@ -228,6 +228,8 @@ def build_groups(spec: CampaignSpec, archive: Archive | None,
                     raise PhasetuneError(
                         f"{where}: E0 differs from β0 + θ·D0 by {gap:.3g} eV/atom",
                         "the descriptor compute does not reproduce the reference potential")
+            if spec.descriptors and spec.descriptors.tangent:
+                check_tangent_identity(dspec, ref, where)
             relaxed = atoms.copy()
             relaxed.positions = ref.positions
             if old is None and spec.descriptors and spec.descriptors.potential:
@@ -251,6 +253,9 @@ def build_groups(spec: CampaignSpec, archive: Archive | None,
                           "seed": spec.seed, "energy_mode": energy_mode}
             if energy_mode == "linear":  # the joint correction's expansion point (estimator)
                 provenance["reference_theta"] = [float(v) for v in ref_pot.theta]
+            elif spec.descriptors and spec.descriptors.tangent:  # θ_tan of the expansion point
+                provenance["reference_theta"] = [float(v) for v in
+                                                 dspec.linear_theta(dspec.theta0)]
             groups.append(Group(phase, j, ref, payload, info, shells, provenance,
                                 [f"{where}: {w}" for w in warnings],
                                 [f"{where}: {n}" for n in notes]))
@@ -273,6 +278,19 @@ def check_identity(relaxed, name: str, d0: np.ndarray, where: str) -> None:
         raise ConfigError(f"descriptors.potential: at {where}, N[β0 + θ·D] differs from the "
                           f"engine energy of {pot.name} by {gap:.3g} eV/atom",
                           "the descriptor compute does not reproduce this potential")
+
+
+def check_tangent_identity(dspec, ref: HarmonicReference, where: str) -> None:
+    """Refuse tangent descriptors whose model does not reproduce the reference potential at the
+    lattice: |E0 − (β0_tan + θ_tan·D0)| ≤ IDENTITY_TOL eV/atom (the model at θ0 against LAMMPS)."""
+    th0 = dspec.theta0
+    d0 = ref.D0[:dspec.n_components]
+    gap = abs(ref.E0 - (float(dspec.beta0(th0)) + dspec.linear_theta(th0) @ d0))
+    if gap > IDENTITY_TOL:
+        raise ConfigError(f"descriptors.tangent: at {where}, the model's energy at θ0 differs "
+                          f"from the reference potential's by {gap:.3g} eV/atom",
+                          "use the same potential file for reference.potential and "
+                          "descriptors.tangent")
 
 
 def _check_archived(old: PhaseVolume, atoms, spec: CampaignSpec,

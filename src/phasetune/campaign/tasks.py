@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from ase import Atoms
 
-from ..engine.calculators import DescriptorEvaluator, ForceEvaluator
+from ..engine.calculators import ForceEvaluator, descriptor_evaluator
 from ..engine.session import Engine
 from ..model import HarmonicReference
 from ..potentials.linear import DescriptorSpec, PairPotential
@@ -171,7 +171,7 @@ def reset_worker() -> None:
 
 def build_sampler(payload: GroupPayload) -> HessianSampler | KineticSampler | LiquidSampler:
     """The sampler of one group on this process's engines."""
-    evaluator = DescriptorEvaluator(payload.atoms, payload.spec, engine=_engine("descriptors"))
+    evaluator = descriptor_evaluator(payload.atoms, payload.spec, engine=_engine("descriptors"))
     check = PhysicalCheck(payload.atoms.positions, np.array(payload.atoms.cell),
                           payload.min_distance)
     energy = None

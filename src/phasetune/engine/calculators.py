@@ -112,6 +112,14 @@ def _blocks(engine: Engine, types: np.ndarray, n_types: int) -> np.ndarray:
     return (out / len(types)).ravel()
 
 
+def descriptor_evaluator(atoms: Atoms, spec, engine: Engine | None = None):
+    """The evaluator of ``spec``: a SNAP :class:`DescriptorEvaluator`, or the spec's own (a spec
+    with an ``evaluator(atoms, engine)`` method, e.g. tangent descriptors of a non-linear
+    potential, :class:`~phasetune.nonlinear.tangent.TangentSpec`)."""
+    own = getattr(spec, "evaluator", None)
+    return own(atoms, engine) if own is not None else DescriptorEvaluator(atoms, spec, engine)
+
+
 class DescriptorEvaluator:
     """Global descriptors D(X), (N_D,), of ``spec`` on configurations of ``atoms``.
 

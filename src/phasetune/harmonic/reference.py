@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 from ase import Atoms
 
-from ..engine.calculators import DescriptorEvaluator, ForceEvaluator
+from ..engine.calculators import ForceEvaluator, descriptor_evaluator
 from ..engine.session import Engine
 from ..errors import PhasetuneError
 from ..model import HarmonicReference
@@ -111,7 +111,7 @@ def build_reference(atoms: Atoms, potential: PairPotential | LinearPotential, *,
     modes = normal_modes(hessian.matrix, where)
     relaxed = atoms.copy()
     relaxed.positions = x0
-    d0 = DescriptorEvaluator(relaxed, spec, engine=engine).descriptors() if spec \
+    d0 = descriptor_evaluator(relaxed, spec, engine=engine).descriptors() if spec \
         else np.zeros(0)
     masses = atoms.get_masses()
     if not np.allclose(masses, masses[0]):

@@ -161,6 +161,8 @@ class DescriptorSpec:
     def compatible_with(self, other: DescriptorSpec) -> str | None:
         """None when both specs compute the same descriptors, else the first difference."""
         a, b = self.as_dict(), other.as_dict()
+        if b["kind"] != a["kind"]:
+            return f"kind: {a['kind']} vs {b['kind']}"
         for key in ("params", "elements", "radii", "weights", "fixed_style", "fixed_coeffs"):
             if key == "params":
                 for k in DESCRIPTOR_KEYS:
