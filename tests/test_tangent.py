@@ -122,3 +122,89 @@ def test_tangent_campaign_of_a_linear_potential_matches_the_linear_archive(tmp_p
     out = DDOSEstimator(tan).predict(spec.linear_theta(np.stack([mo.theta, theta])), t,
                                      beta0=spec.beta0(np.stack([mo.theta, theta])))
     np.testing.assert_allclose(out.F_total, ref.F_total, rtol=0, atol=1e-9)
+
+
+def _reweighted(energies: np.ndarray, beta: float) -> float:
+    """−k_BT ln⟨exp(−βE)⟩ over frames (log-sum-exp), eV."""
+    x = -beta * energies
+    return -(np.log(np.mean(np.exp(x - x.max()))) + x.max()) / beta
+
+
+def test_curvature_correction_against_exact_reweighting(mo):
+    """On frames taken as the θ0 ensemble, F(θ) − F_lin(θ) is exactly the difference of two
+    reweighting averages; the first-order correction c must match it within its error estimate
+    e, c must vanish at θ0 and grow as δθ², and ∂c/∂θ must match finite differences."""
+    from phasetune.constants import KB
+    from phasetune.tangent.curvature import curvature
+
+    rng = np.random.default_rng(6)
+    model = CurvedModel(mo.spec.n_block, gamma=2.0)
+    theta0 = np.append(0.05 * rng.normal(size=model.n_descriptors), -3.0)
+    spec = _spec(model, theta0, mo.spec)
+    b = 0.3 * rng.normal(size=(400, 8, model.n_descriptors))
+    temperature = 1000.0
+    beta, n = 1.0 / (KB * temperature), b.shape[1]
+    direction = rng.normal(size=model.n_params)
+    direction /= np.linalg.norm(direction)
+    steps = np.array([0.0, 0.005, 0.01, 0.02])
+    thetas = theta0 + steps[:, None] * direction
+    cur = curvature(spec, b, temperature, thetas, gradient=True)
+    assert abs(cur.correction[0]) < 1e-15 and cur.error[0] < 1e-15
+    e0, g0 = model.energies_and_gradients(b, theta0)
+    for m, theta in enumerate(thetas[1:], start=1):
+        exact = (_reweighted(model.energies(b, theta) - e0, beta)
+                 - _reweighted(g0 @ (theta - theta0), beta)) / n
+        assert abs(cur.correction[m] - exact) <= cur.error[m]
+    ratio = cur.correction[2] / cur.correction[1]
+    assert 3.8 < ratio < 4.2
+    h = 1e-6
+    k = 3
+    up = curvature(spec, b, temperature, thetas[2] + h * np.eye(model.n_params)[k]).correction
+    dn = curvature(spec, b, temperature, thetas[2] - h * np.eye(model.n_params)[k]).correction
+    assert cur.gradient[2, k] == pytest.approx((up - dn)[0] / (2 * h), rel=1e-5)
+    assert cur.validated(tolerance=cur.error[2]).tolist() == [True, True, True, False]
+
+
+def test_predict_tangent_of_a_linear_archive(tmp_path, mo):
+    """predict_tangent on a tangent archive of the linear potential: F equals the D-DOS of the
+    linear potential, the gradient is ⟨D⟩, the curvature correction is exactly zero and every
+    step is validated; a foreign potential is refused."""
+    from phasetune.archive.hdf5 import read_archive
+    from phasetune.campaign.runner import run_campaign
+    from phasetune.campaign.spec import load_campaign
+    from phasetune.errors import EstimatorError
+    from phasetune.estimator.ddos import DDOSEstimator
+    from phasetune.potentials.registry import load_potential
+    from phasetune.tangent.prediction import predict_tangent, spec_for, tangent_record
+
+    data = {"phases": [{"name": "bcc", "structure": "bcc", "element": "Mo", "cells": 2,
+                        "volumes": [15.9]}],
+            "reference": {"potential": "lammps:Mo_Chen_PRM2017"},
+            "descriptors": {"tangent": "lammps:Mo_Chen_PRM2017"},
+            "isosurfaces": {"temperatures": [300, 900], "count": 2},
+            "samples": {"per_isosurface": 40, "chunk": 20}, "seed": 2, "archive": "t.h5"}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(data))
+    campaign = load_campaign(tmp_path / "t.yaml")
+    assert run_campaign(campaign, workers=1, quiet=True).complete
+    archive = read_archive(campaign.archive_path)
+    record = tangent_record(archive.metadata)
+    theta = mo.theta * (1 + 0.01 * np.random.default_rng(7).normal(size=mo.theta.size))
+    spec = spec_for(record, mo.with_theta(theta))
+    est = DDOSEstimator(archive.get("bcc"))
+    frames = (np.random.default_rng(8).normal(size=(5, 16, 30)), 600.0)
+    out = predict_tangent(est, spec, np.stack([mo.theta, theta]), [300.0, 600.0],
+                          frames=frames, gradient=True)
+    ref = est.predict(np.stack([mo.theta, theta]), [300.0, 600.0], beta0=mo.beta0(),
+                      gradient=True)
+    np.testing.assert_allclose(out.F_lin, ref.F_total, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out.F, ref.F_total, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out.gradient, ref.D_star, rtol=0, atol=1e-12)
+    assert out.corrected.tolist() == [False, True] and out.validated.all()
+    np.testing.assert_allclose(out.curvature.correction, 0.0, atol=1e-15)
+    with pytest.raises(EstimatorError, match="not sampled with tangent descriptors"):
+        tangent_record({"descriptor": {"spec": {"kind": "snap"}}})
+    from phasetune.errors import PhasetuneError
+
+    w = load_potential("lammps:W_2940_2017_2")
+    with pytest.raises(PhasetuneError, match="W_2940"):
+        spec_for(record, w)
