@@ -29,7 +29,7 @@ from .options import temperature_option
 def command(archive, potentials, temperatures, phase, frame_files, tolerance, strict,
             as_json) -> None:
     """F(θ, T) per atom of each potential, linearised at the archive's θ0 (descriptors.tangent
-    campaigns), corrected for curvature where frames are given (method.md §2.3)."""
+    campaigns), corrected for curvature where frames are given (method.md §2.5)."""
     from ..archive.hdf5 import read_archive
     from ..estimator.store import load_volume_estimators
     from ..potentials.registry import load_potential

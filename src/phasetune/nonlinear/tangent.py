@@ -1,4 +1,4 @@
-"""Tangent descriptors: a non-linear potential made linear around θ0 (method.md §2.3).
+"""Tangent descriptors: a non-linear potential made linear around θ0 (method.md §2.5).
 
 For E(X; θ) = Σ_i ε(B_i(X); θ) with P parameters, the first-order expansion around θ0 is
 

@@ -1,4 +1,4 @@
-"""The curvature correction of the tangent route, from MD frames of θ0 (method.md §2.3).
+"""The curvature correction of the tangent route, from MD frames of θ0 (method.md §2.5).
 
 With Δ(X; θ) = E(X; θ) − E_lin(X; θ) (eV, total; zero at θ0, second order in δθ = θ − θ0),
 

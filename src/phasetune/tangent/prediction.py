@@ -1,4 +1,4 @@
-"""F(θ, T) of a non-linear potential from a tangent archive (method.md §2.3):
+"""F(θ, T) of a non-linear potential from a tangent archive (method.md §2.5):
 
     F(θ, T) = F_lin(θ, T) + c(θ)
 
