@@ -80,7 +80,7 @@ def fine_tune(estimators: dict[str, DDOSEstimator], theta0: np.ndarray,
               targets: list[DeltaFTarget], metric: np.ndarray, *,
               free: np.ndarray | None = None, constraints: np.ndarray | None = None,
               sigma_target: float = 1e-5, trust_radius: float = np.inf, max_iter: int = 10,
-              beta0: float | None = None) -> TuneResult:
+              beta0: float | None = None, start: np.ndarray | None = None) -> TuneResult:
     """Tune θ so every target residual vanishes while staying close to θ0 in the M-norm.
 
     Args:
@@ -95,6 +95,8 @@ def fine_tune(estimators: dict[str, DDOSEstimator], theta0: np.ndarray,
             with its own ``sigma_target`` attribute (in its residual's units) overrides it.
         trust_radius: maximum ‖θ − θ0‖_M; beyond it the run stops with a clear message.
         max_iter: Gauss–Newton iterations.
+        start: (N_D,) first iterate (default θ0, the centre of the regulariser either way), e.g.
+            where the previous round of a re-sampled (reweighting) run stopped.
     """
     if not targets:
         raise PhasetuneError("no tuning targets given")
@@ -113,7 +115,7 @@ def fine_tune(estimators: dict[str, DDOSEstimator], theta0: np.ndarray,
     proj = constraint_projector(m_inv, c)
     # σ_t per target in its own units (eV/atom for ΔF; volume and expansion targets set theirs)
     s = np.array([getattr(t, "sigma_target", sigma_target) ** 2 for t in targets])
-    theta = theta0.copy()
+    theta = theta0.copy() if start is None else np.asarray(start, dtype=float).copy()
     steps: list[TuneStep] = []
     message = f"not converged in {max_iter} iterations"
     converged = False
