@@ -160,3 +160,100 @@ def test_anchor_and_cross_phase():
     exact = 0.05 + (exact_delta(0.9 * mu, cov, delta) - exact_delta(mu, cov, delta)) / n
     assert abs(value[0] - exact) < 4 * np.hypot(a.sigma[0], b.sigma[0])
     assert sigma[0] > 0.001
+
+
+# -- LAMMPS frames -------------------------------------------------------------------------------
+def _small_run(mo, path, **kw):
+    from phasetune.reweighting.sampling import SamplingSettings, sample_frames
+    from phasetune.structures.crystals import crystal
+
+    atoms = crystal("bcc", "Mo", volume=15.9, cells=2)
+    settings = SamplingSettings(steps=300, stride=10, equilibration=100, chunk_frames=10)
+    return sample_frames(atoms, mo, 600.0, path, settings=settings, seed=3, **kw)
+
+
+def test_lammps_frames_reproduce_u0_and_round_trip(mo, tmp_path):
+    """16-atom BCC Mo at 600 K: U0 from the stored descriptors with LinearModel equals LAMMPS's
+    potential energy of every frame to 1e-8 eV/atom; the store reads back bit for bit."""
+    from phasetune.reweighting import model_for
+    from phasetune.reweighting.store import read_frames
+
+    store = _small_run(mo, tmp_path / "f.h5")
+    assert store.complete and store.n_frames == 30
+    assert store.descriptors.shape == (30, 16, 30)
+    model, theta0 = model_for(mo)
+    u = model.energies(store.descriptors, theta0)
+    assert np.max(np.abs(u - store.energy)) / 16 < 1e-8
+    assert np.ptp(store.energy) > 1e-3  # real thermal frames, not copies of one
+    back = read_frames(tmp_path / "f.h5")
+    for name in ("descriptors", "energy", "volume", "cell", "positions", "step"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(store, name))
+    assert back.temperature == 600.0 and back.ensemble == "nvt" and back.complete
+    np.testing.assert_array_equal(back.theta0, theta0)
+    assert back.metadata["potential"]["sha256"] == mo.pair_potential(tmp_path).sha256
+
+
+def test_frame_store_refuses_corrupted_and_foreign_files(mo, tmp_path):
+    import h5py
+
+    from phasetune.errors import ArchiveError
+    from phasetune.reweighting.store import FrameStore, read_frames, write_frames
+
+    store = FrameStore.empty({"n_atoms": 2, "temperature": 300.0, "theta0": [1.0],
+                              "ensemble": "nvt"}, 2, 1)
+    store.append(np.ones((3, 2, 1)), np.arange(3.0), np.ones(3), np.zeros((3, 3, 3)),
+                 np.zeros((3, 2, 3)), np.arange(3))
+    path = write_frames(tmp_path / "s.h5", store)
+    assert read_frames(path).n_frames == 3
+    with h5py.File(path, "r+") as f:
+        f["frames/energy"][1] = 7.0
+    with pytest.raises(ArchiveError, match="corrupted object.*frames/energy"):
+        read_frames(path)
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f.attrs["format"] = "something-else"
+    with pytest.raises(ArchiveError, match="not a phasetune reweighting frame store"):
+        read_frames(tmp_path / "other.h5")
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ArchiveError, match="cannot read"):
+        read_frames(tmp_path / "junk.h5")
+
+
+def test_interrupted_sampling_resumes_to_the_same_frames(mo, tmp_path):
+    """A run stopped after one chunk and resumed gives the frames of an uninterrupted run."""
+    full = _small_run(mo, tmp_path / "full.h5")
+    part = _small_run(mo, tmp_path / "part.h5", stop_after_chunks=1)
+    assert not part.complete and part.n_frames == 10
+    resumed = _small_run(mo, tmp_path / "part.h5")
+    assert resumed.complete and resumed.n_frames == 30
+    np.testing.assert_array_equal(resumed.step, full.step)
+    np.testing.assert_allclose(resumed.energy, full.energy, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(resumed.descriptors, full.descriptors, rtol=0, atol=1e-9)
+    from phasetune.errors import PhasetuneError
+    from phasetune.reweighting.sampling import SamplingSettings, sample_frames
+    from phasetune.structures.crystals import crystal
+
+    with pytest.raises(PhasetuneError, match="different run"):
+        sample_frames(crystal("bcc", "Mo", volume=15.9, cells=2), mo, 700.0,
+                      tmp_path / "part.h5",
+                      settings=SamplingSettings(steps=300, stride=10, equilibration=100,
+                                                chunk_frames=10), seed=3)
+
+
+def test_npt_frames_and_melting_guard(mo, tmp_path):
+    """NPT frames carry fluctuating volumes (U0 still reproduced); a crystal far above its
+    melting point is refused with CrystalMeltedError."""
+    from phasetune.errors import CrystalMeltedError
+    from phasetune.reweighting import model_for
+    from phasetune.reweighting.sampling import SamplingSettings, sample_frames
+    from phasetune.structures.crystals import crystal
+
+    atoms = crystal("bcc", "Mo", volume=15.9, cells=2)
+    settings = SamplingSettings(steps=200, stride=10, equilibration=0, chunk_frames=20)
+    store = sample_frames(atoms, mo, 600.0, tmp_path / "npt.h5", pressure=0.0,
+                          settings=settings)
+    assert store.ensemble == "npt" and np.ptp(store.volume) > 0
+    model, theta0 = model_for(mo)
+    assert np.max(np.abs(model.energies(store.descriptors, theta0) - store.energy)) < 16e-8
+    hot = SamplingSettings(steps=3000, stride=10, equilibration=0, chunk_frames=50)
+    with pytest.raises(CrystalMeltedError, match="Bragg order"):
+        sample_frames(atoms, mo, 12000.0, tmp_path / "hot.h5", settings=hot)
