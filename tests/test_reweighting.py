@@ -257,3 +257,69 @@ def test_npt_frames_and_melting_guard(mo, tmp_path):
     hot = SamplingSettings(steps=3000, stride=10, equilibration=0, chunk_frames=50)
     with pytest.raises(CrystalMeltedError, match="Bragg order"):
         sample_frames(atoms, mo, 12000.0, tmp_path / "hot.h5", settings=hot)
+
+
+@pytest.mark.slow
+def test_reweighting_matches_theta_path_ti(mo, tmp_path):
+    """16-atom BCC Mo at 600 K, a 0.5 % random Δθ: δF from reweighted NVT frames of θ0 equals
+    route C's θ-integration (two end-point runs) within their combined errors."""
+    from phasetune.reweighting.predict import predict
+    from phasetune.reweighting.sampling import SamplingSettings, sample_frames
+    from phasetune.structures.crystals import crystal
+    from phasetune.ti import ThetaPathSettings, theta_path
+
+    atoms = crystal("bcc", "Mo", volume=15.9, cells=2)
+    rng = np.random.default_rng(5)
+    theta1 = mo.theta + 0.005 * np.abs(mo.theta) * rng.normal(size=mo.theta.size)
+    frames = sample_frames(atoms, mo, 600.0, tmp_path / "f.h5", seed=1,
+                           settings=SamplingSettings(steps=4000, stride=10, equilibration=200))
+    got = predict(frames, [mo.with_theta(theta1)])
+    path = theta_path(atoms, mo, theta1[None, :], [600.0], repeats=2, seed=1, progress=False,
+                      settings=ThetaPathSettings(equilibration=200, production=1500))
+    combined = np.hypot(got.sigma[0], path.sigma[0, 0])
+    print(f"\nreweighting {1e3 * got.delta_F[0]:.4f} ± {1e3 * got.sigma[0]:.4f} meV/atom "
+          f"(ESS {got.ess_fraction[0]:.3f}), θ-path {1e3 * path.delta_F[0, 0]:.4f} ± "
+          f"{1e3 * path.sigma[0, 0]:.4f} meV/atom")
+    assert got.ess_fraction[0] > 0.9
+    assert abs(got.delta_F[0] - path.delta_F[0, 0]) < 3 * combined
+    assert combined < 0.2e-3
+
+
+def test_cli_sample_and_predict(mo, tmp_path):
+    """`phasetune reweight sample CONFIG.yaml` then `predict` with the θ0 potential (δF = 0
+    exactly), a θ file, JSON output, and the one-line low-ESS refusal (exit status 2)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from phasetune.cli.main import cli
+
+    config = tmp_path / "run.yaml"
+    config.write_text("potential: lammps:Mo_Chen_PRM2017\nstructure: bcc\nvolume: 15.9\n"
+                      "cells: 2\ntemperature: 600\nsteps: 200\nstride: 10\nequilibration: 55\n"
+                      "chunk_frames: 10\nout: frames.h5\n")
+    runner = CliRunner()
+    res = runner.invoke(cli, ["reweight", "sample", str(config), "--no-progress", "--json"])
+    assert res.exit_code == 2 and "equilibration" in res.output  # 55 is not a stride multiple
+    config.write_text(config.read_text().replace("equilibration: 55", "equilibration: 100"))
+    res = runner.invoke(cli, ["reweight", "sample", str(config), "--no-progress", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["frames"] == 20
+    frames = str(tmp_path / "frames.h5")
+    theta = mo.theta * (1 + 1e-4)
+    np.save(tmp_path / "theta.npy", np.vstack([theta, mo.theta * 1.5]))
+    res = runner.invoke(cli, ["reweight", "predict", frames, "--potential",
+                              "lammps:Mo_Chen_PRM2017", "--theta-file",
+                              str(tmp_path / "theta.npy"), "--flags", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["delta_F"][0] == 0.0 and out["ess_fraction"][0] == pytest.approx(1.0)
+    assert out["flagged"] == [False, False, True]
+    res = runner.invoke(cli, ["reweight", "predict", frames, "--theta-file",
+                              str(tmp_path / "theta.npy")])
+    assert res.exit_code == 2
+    assert "effective sample size" in res.output and "re-sample" in res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("potential: lammps:Mo_Chen_PRM2017\ntemprature: 600\n")
+    res = runner.invoke(cli, ["reweight", "sample", str(bad)])
+    assert res.exit_code == 2 and "unknown key(s) temprature" in res.output

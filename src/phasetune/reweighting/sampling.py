@@ -165,7 +165,7 @@ def sample_frames(atoms: Atoms, potential: Any, temperature: float, out: str | P
     if pressure is not None:
         pressure = check_pressure(pressure)
     spec = descriptor_spec(potential)
-    _, theta0 = model_for(potential)
+    model, theta0 = model_for(potential)
     out = Path(out)
     with tempfile.TemporaryDirectory() as workdir:
         pair = potential.pair_potential(workdir) if hasattr(potential, "pair_potential") \
@@ -180,7 +180,8 @@ def sample_frames(atoms: Atoms, potential: Any, temperature: float, out: str | P
                     "settings": settings.to_dict(),
                     "cell0": np.asarray(atoms.cell).tolist()}
         metadata = {**run_spec, "fingerprint": fingerprint(run_spec),
-                    "theta0": theta0.tolist(), "stride": settings.stride,
+                    "theta0": theta0.tolist(), "model": type(model).__name__,
+                    "stride": settings.stride,
                     "equilibration": settings.equilibration, "steps": settings.steps,
                     "pressure_GPa": None if pressure is None else pressure / GPA_TO_EV_PER_A3,
                     "units": {"energy": "eV (total)", "volume": "Å³ (box)", "cell": "Å",
