@@ -323,3 +323,31 @@ def test_cli_sample_and_predict(mo, tmp_path):
     bad.write_text("potential: lammps:Mo_Chen_PRM2017\ntemprature: 600\n")
     res = runner.invoke(cli, ["reweight", "sample", str(bad)])
     assert res.exit_code == 2 and "unknown key(s) temprature" in res.output
+
+
+def test_ti_anchor_must_be_the_frames_run(mo, tmp_path):
+    """F = F_TI(θ0) + δF with a TI JSON of the frames' potential, cell and T; a TI of another
+    potential or volume is refused."""
+    import json
+
+    from phasetune.errors import PhasetuneError
+    from phasetune.reweighting.predict import predict
+
+    store = _small_run(mo, tmp_path / "f.h5")
+    sha = store.metadata["potential"]["sha256"]
+
+    def ti_json(name, sha, volume):
+        path = tmp_path / name
+        path.write_text(json.dumps({
+            "n_atoms": 16, "volume_box": 16 * volume, "potential": {"sha256": sha},
+            "temperatures": [{"T": 600.0, "F_3N-3": -10.5, "sigma": 2e-4}]}))
+        return path
+
+    theta = mo.theta * (1 + 2e-4)
+    res = predict(store, thetas=theta, anchor=ti_json("ti.json", sha, 15.9))
+    assert res.F[0] == pytest.approx(-10.5 + res.delta_F[0])
+    assert res.F_sigma[0] == pytest.approx(np.hypot(2e-4, res.sigma[0]))
+    with pytest.raises(PhasetuneError, match="not the frames' θ0 potential"):
+        predict(store, thetas=theta, anchor=ti_json("other.json", "0" * 64, 15.9))
+    with pytest.raises(PhasetuneError, match="Å³/atom"):
+        predict(store, thetas=theta, anchor=ti_json("vol.json", sha, 16.2))
