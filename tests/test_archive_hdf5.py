@@ -150,7 +150,7 @@ def test_missing_optional_keys_are_tolerated(archive_path):
         del f["phases/bcc/v0/lattice/beta0"]
         del f["phases/bcc/v0/shells/0/raw"]
         del f.attrs["units"]
-        hdf5._seal(f)
+        hdf5.seal_attributes(f)
     pv = read_archive(path).get("bcc")
     assert pv.reference.beta0 == 0.0 and pv.shells[0].raw is None
     np.testing.assert_array_equal(pv.shells[0].cov, volumes[0].shells[0].cov)
@@ -257,7 +257,7 @@ def test_update_keeps_created_and_refuses_other_campaign(archive_path):
     created = read_archive(path).metadata["created"]
     with h5py.File(path, "a") as f:  # pretend it was created long ago (re-seal root attrs)
         f.attrs["created"] = "2000-01-01T00:00:00+00:00"
-        hdf5._seal(f)
+        hdf5.seal_attributes(f)
     update_archive(path, volumes[:1], METADATA)
     meta = read_archive(path).metadata
     assert meta["created"] == "2000-01-01T00:00:00+00:00" and meta["modified"] >= created

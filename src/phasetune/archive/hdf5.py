@@ -73,13 +73,13 @@ REFERENCE_PATHS = {
 CHECKSUM, ATTRS_CHECKSUM = "sha256", "attrs_sha256"
 
 
-def _attrs_digest(obj: h5py.HLObject) -> str:
+def attributes_digest(obj: h5py.HLObject) -> str:
     items = {k: v for k, v in obj.attrs.items() if k != ATTRS_CHECKSUM}
     return hashlib.sha256(canonical_json(items).encode()).hexdigest()
 
 
-def _seal(obj: h5py.HLObject) -> None:
-    obj.attrs[ATTRS_CHECKSUM] = _attrs_digest(obj)
+def seal_attributes(obj: h5py.HLObject) -> None:
+    obj.attrs[ATTRS_CHECKSUM] = attributes_digest(obj)
 
 
 def _put(group: h5py.Group, path: str, value: Any, annotation: str) -> None:
@@ -122,7 +122,7 @@ def _write_volume(group: h5py.Group, pv: PhaseVolume, conventions: dict) -> None
     group.attrs.update(
         phase=ref.phase, flavour=pv.flavour, provenance=canonical_json(pv.provenance)
     )
-    _seal(group)
+    seal_attributes(group)
     ref_types = {f.name: str(f.type) for f in fields(HarmonicReference)}
     for name, path in REFERENCE_PATHS.items():
         if getattr(ref, name) is not None:
@@ -134,7 +134,7 @@ def _write_volume(group: h5py.Group, pv: PhaseVolume, conventions: dict) -> None
     for k, stats in enumerate(sorted(pv.shells, key=lambda s: s.alpha)):
         sg = shells.create_group(str(k))
         sg.attrs["T_alpha"] = ref.shell_temperature(stats.alpha, modes)
-        _seal(sg)
+        seal_attributes(sg)
         for fld in fields(ShellStats):
             if getattr(stats, fld.name) is not None:
                 _put(sg, fld.name, getattr(stats, fld.name), str(fld.type))
@@ -184,7 +184,7 @@ def write_archive(
         f.attrs.update(phasetune_version=__version__, created=created or now, modified=now)
         for key, value in root.items():
             f.attrs[key] = canonical_json(value)
-        _seal(f)
+        seal_attributes(f)
         phases = f.create_group("phases", track_order=True)
         for name, pvs in groups.items():
             pg = phases.create_group(name, track_order=True)
@@ -246,7 +246,7 @@ def corrupted_objects(f: h5py.File) -> list[str]:
 
     def check(name: str, obj: h5py.HLObject) -> None:
         try:
-            if ATTRS_CHECKSUM in obj.attrs and obj.attrs[ATTRS_CHECKSUM] != _attrs_digest(obj):
+            if ATTRS_CHECKSUM in obj.attrs and obj.attrs[ATTRS_CHECKSUM] != attributes_digest(obj):
                 bad.append(f"{obj.name} (attributes)")
             if isinstance(obj, h5py.Dataset):
                 if obj.attrs.get(CHECKSUM) != checksum(np.asarray(obj[()])):

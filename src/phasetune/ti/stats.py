@@ -50,13 +50,19 @@ def blocking_error(x: np.ndarray) -> float:
     Consecutive pairs are averaged repeatedly; the naive error of the block means rises with the
     block length until blocks are uncorrelated.  Returns the largest estimate among levels with
     at least MIN_BLOCKS blocks (conservative), or the naive error for very short series."""
+    return float(blocking_errors(np.asarray(x, dtype=float)))
+
+
+def blocking_errors(x: np.ndarray) -> np.ndarray:
+    """:func:`blocking_error` of every column at once: x (n, ...) holds n samples of a series
+    of any shape along axis 0; returns the errors, shape x.shape[1:] (NaN for n < 2)."""
     x = np.asarray(x, dtype=float)
     if len(x) < 2:
-        return float("nan")
-    best = float(np.std(x, ddof=1) / np.sqrt(len(x)))
+        return np.full(x.shape[1:], np.nan)
+    best = np.std(x, axis=0, ddof=1) / np.sqrt(len(x))
     while len(x) >= 2 * MIN_BLOCKS:
         x = 0.5 * (x[: len(x) // 2 * 2: 2] + x[1: len(x) // 2 * 2: 2])
-        best = max(best, float(np.std(x, ddof=1) / np.sqrt(len(x))))
+        best = np.maximum(best, np.std(x, axis=0, ddof=1) / np.sqrt(len(x)))
     return best
 
 
