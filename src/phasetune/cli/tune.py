@@ -11,14 +11,38 @@ from .common import emit_json, handle_errors
 
 @click.command("tune")
 @click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--route", type=click.Choice(["score", "cumulant", "reweight"]), default=None,
+              help="Override the YAML's route (reweight: non-linear potentials from MD frames, "
+                   "re-sampled when the effective sample size runs out).")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def command(config, as_json) -> None:
-    """Tune θ (no new sampling) and write the tuned potential, report.json and a plot."""
+def command(config, route, as_json) -> None:
+    """Tune θ and write the tuned potential, report.json and a plot (D-DOS routes: no new
+    sampling; route reweight: MD frames, re-sampled as needed)."""
     from ..tuning.run import run_tune
     from ..tuning.spec import load_tune_spec
 
-    outcome = run_tune(load_tune_spec(config))
+    spec = load_tune_spec(config)
+    if route is not None:
+        spec.route = route
+    if spec.route == "reweight":
+        from ..tuning.reweighted_run import run_tune_reweighted
+
+        say = None if as_json else click.echo
+        outcome = run_tune_reweighted(spec, progress=say)
+        report = {**outcome.report, "files": {k: str(v) for k, v in outcome.files.items()}}
+        if as_json:
+            emit_json(report)
+        else:
+            click.echo(f"{report['message']}; |Δθ|/|θ| = {report['relative_theta_change']:.3e}"
+                       f" after {report['rounds']} round(s)")
+            for row in report["targets"]:
+                click.echo(f"  {row['target']}: residual {1e3 * row['residual_before_eV']:.3f}"
+                           f" → {1e3 * row['residual_after_eV']:.3f} meV/atom")
+            for key, path in report["files"].items():
+                click.echo(f"  {key}: {path}")
+        sys.exit(0 if outcome.result.converged else 3)
+    outcome = run_tune(spec)
     report = {**outcome.report, "files": {k: str(v) for k, v in outcome.files.items()}}
     if as_json:
         emit_json(report)

@@ -74,6 +74,7 @@ def write_outputs(directory: Path, tuned, report: dict, result, targets) -> dict
 DISTANCE_LABELS = {
     "gram": r"$\Vert\theta-\theta_0\Vert_M$ (dimensionless, training σ units)",
     "ridge": r"$\Vert\theta-\theta_0\Vert$ (eV per descriptor unit)",
+    "function": r"$\Vert\theta-\theta_0\Vert_M$ (eV/atom: rms change of $E/N$ on the frames)",
 }
 """y label of the distance panel per regulariser: with the Gram metric M = ΦᵀWΦ (rows weighted by
 1/σ_E, 1/σ_F) the distance counts changes of the training predictions in units of their σ; with

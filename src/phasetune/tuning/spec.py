@@ -22,8 +22,22 @@ Example::
     constraints: [keep_delta_E0]      # optional
     max_iter: 10
     trust_radius: null
-    route: score                      # or cumulant (second-order; no support limits)
+    route: score                      # or cumulant (second-order; no support limits), or
+                                      # reweight (non-linear potentials, below)
     output: tuned/                    # directory for the tuned potential, report and plot
+
+A non-linear potential (ML-IAP nn) is tuned by reweighting MD frames of θ0, re-sampled when the
+effective sample size runs out (no archives; ΔF and transition targets at the frames' T)::
+
+    potential: Mo_nn.mliap
+    route: reweight
+    reweight:
+      phases: {bcc: bcc_1500K.yaml, a15: a15_1500K.yaml}   # `phasetune reweight sample` configs
+      anchors: {bcc: ti_bcc.json, a15: ti_a15.json}       # TI of θ0 (needed for transitions)
+      min_ess: 0.5
+      max_rounds: 4
+    targets:
+      - delta_F: {a: a15, b: bcc, T: 1500, shift_meV: 5}
 """
 
 from __future__ import annotations
@@ -135,8 +149,19 @@ class RegulariserSpec(_Strict):
     force_sigma: float = Field(default=0.05, gt=0)
 
 
+class ReweightSpec(_Strict):
+    """``route: reweight``: each phase a ``phasetune reweight sample`` configuration of θ0 (at
+    the targets' temperature), optional TI anchors of θ0 per phase, the ESS guard and the
+    number of re-sampling rounds."""
+
+    phases: dict[str, Path] = Field(min_length=1)
+    anchors: dict[str, Path] = {}
+    min_ess: float = Field(default=0.5, gt=0, le=1)
+    max_rounds: int = Field(default=4, ge=1)
+
+
 class TuneSpec(_Strict):
-    archives: list[Path] = Field(min_length=1)
+    archives: list[Path] = []
     potential: str
     targets: list[TargetSpec] = Field(min_length=1)
     regulariser: RegulariserSpec = RegulariserSpec()
@@ -145,7 +170,8 @@ class TuneSpec(_Strict):
     trust_radius: float | None = Field(default=None, gt=0)
     modes: Literal["3N", "3N-3"] = "3N"
     degree: int = Field(default=4, ge=2, le=8)
-    route: Literal["score", "cumulant"] = "score"
+    route: Literal["score", "cumulant", "reweight"] = "score"
+    reweight: ReweightSpec | None = None
     output: Path = Path("tuned")
     name: str | None = None
 
@@ -181,8 +207,22 @@ def load_tune_spec(path: str | Path) -> TuneSpec:
         raise ConfigError(f"{path}: constraints: keep_delta_E0 is defined at one volume; it "
                           "cannot be combined with targets at pressure",
                           "drop the constraint or the targets' P")
+    if spec.route == "reweight" and spec.reweight is None:
+        raise ConfigError(f"{path}: route reweight needs a 'reweight:' section",
+                          "give reweight: {phases: {NAME: sample.yaml, …}}")
+    if spec.route != "reweight" and not spec.archives:
+        raise ConfigError(f"{path}: archives: at least one archive is needed for route "
+                          f"{spec.route}", "list the D-DOS archives holding the phases")
     base = path.parent
     spec.archives = [_resolve(a, base) for a in spec.archives]
+    if spec.reweight is not None:
+        rw = spec.reweight
+        rw.phases = {k: _resolve(v, base) for k, v in rw.phases.items()}
+        rw.anchors = {k: _resolve(v, base) for k, v in rw.anchors.items()}
+        unknown = sorted(set(rw.anchors) - set(rw.phases))
+        if unknown:
+            raise ConfigError(f"{path}: reweight.anchors names phases {unknown} that are not "
+                              "in reweight.phases")
     if spec.regulariser.training is not None:
         spec.regulariser.training = _resolve(spec.regulariser.training, base)
     spec.output = _resolve(spec.output, base)

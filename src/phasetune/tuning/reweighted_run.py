@@ -1,0 +1,141 @@
+"""``phasetune tune`` with ``route: reweight``: a non-linear (or linear) potential tuned by the
+reweighting route, re-sampling frames in LAMMPS when the effective sample size runs out
+(:func:`~.nonlinear.tune_reweighted`), then written in its own LAMMPS format.
+
+The phases are ``phasetune reweight sample`` configurations (structure, cell, T, MD settings) of
+the potential θ0; round 0 samples them (or resumes / reuses their stores), round k re-samples at
+the last covered θ into ``<output>/frames/<phase>_round<k>.h5``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..errors import PhasetuneError
+from ..jsonutil import to_jsonable
+from ..potentials.registry import load_potential
+from ..reweighting.config import load_config
+from ..reweighting.models import model_for
+from ..reweighting.predict import load_anchor
+from ..reweighting.sampling import sample_frames
+from .nonlinear import ReweightedPhase, ReweightedTune, function_metric, tune_reweighted
+from .report import plot_trajectory
+from .spec import TuneSpec
+from .targets import DeltaFTarget, transition_target
+
+
+@dataclass
+class ReweightedOutcome:
+    """What ``phasetune tune`` reports for the reweighting route."""
+
+    result: ReweightedTune
+    report: dict
+    files: dict[str, Path]
+
+
+def reweight_targets(spec: TuneSpec, phases: dict[str, ReweightedPhase],
+                     theta0: np.ndarray) -> list[DeltaFTarget]:
+    """ΔF and transition targets of the spec at the frames' temperature (others refused)."""
+    targets = []
+    for t in spec.targets:
+        if t.transition is not None:
+            tr = t.transition
+            targets.append(transition_target(tr.low, tr.high, tr.T, tolerance=1e-5))
+        elif t.delta_F is not None:
+            d = t.delta_F
+            target = DeltaFTarget(d.a, d.b, d.T, 0.0, 1e-3 * d.tolerance_meV)
+            if d.shift_meV is not None:
+                target.value = target.evaluate(phases, theta0).residual + 1e-3 * d.shift_meV
+            else:
+                target.value = 1e-3 * d.value_meV
+            targets.append(target)
+        else:
+            raise PhasetuneError("route reweight takes delta_F and transition targets only",
+                                 "use the D-DOS routes for volume, expansion and melting targets")
+        if t.pressure() is not None:
+            raise PhasetuneError("route reweight: targets at pressure need NPT frames, which "
+                                 "tune does not drive yet", "drop P (frames at fixed volume)")
+    return targets
+
+
+def run_tune_reweighted(spec: TuneSpec, progress=None) -> ReweightedOutcome:
+    """Frames, anchors, targets and metric → tuned θ, written with its report."""
+    rw = spec.reweight
+    if rw is None:
+        raise PhasetuneError("route reweight needs a 'reweight:' section (phases' frame "
+                             "configurations)")
+    potential = load_potential(spec.potential)
+    model, theta0 = model_for(potential)
+    if not np.allclose(theta0, potential.theta[:theta0.size]):
+        raise PhasetuneError(f"{potential.name}: route reweight tunes all of θ; a fixed overlay "
+                             "component is not supported here")
+    output = Path(spec.output)
+    frames_dir = output / "frames"
+    configs, phases, anchors = {}, {}, {}
+    for name, path in rw.phases.items():
+        config = load_config(path)
+        own = load_potential(str(config.values["potential"]))
+        own_theta = model_for(own)[1]
+        if own_theta.shape != theta0.shape or not np.allclose(own_theta, theta0):
+            raise PhasetuneError(f"reweight.phases.{name}: {path} samples {own.name}, not "
+                                 f"{potential.name}", "sample the phases with the tuned "
+                                 "potential's θ0")
+        configs[name] = config
+        atoms = config.atoms(potential)
+        store = sample_frames(atoms, potential, config.values["temperature"], config.out,
+                              pressure=config.pressure, settings=config.settings,
+                              seed=int(config.values["seed"]))
+        anchor, sigma, source = 0.0, 0.0, "none (ΔF at θ0 taken as 0 per phase)"
+        if name in rw.anchors:
+            anchor, sigma, source = load_anchor(rw.anchors[name], store)
+        anchors[name] = source
+        phases[name] = ReweightedPhase(name, store, model, anchor, sigma, rw.min_ess)
+    if any(t.transition for t in spec.targets) and len(anchors) != len(rw.anchors):
+        raise PhasetuneError("a transition target needs the absolute F(θ0) of every phase",
+                             "give reweight.anchors: {phase: TI.json} for every phase")
+    targets = reweight_targets(spec, phases, theta0)
+    metric = function_metric([p.frames for p in phases.values()], model, theta0,
+                             ridge=spec.regulariser.ridge)
+    rounds = {"k": 0}
+
+    def resample(name: str, theta: np.ndarray):
+        if name == next(iter(phases)):
+            rounds["k"] += 1
+        config = configs[name]
+        return sample_frames(config.atoms(potential), potential.with_theta(theta),
+                             config.values["temperature"],
+                             frames_dir / f"{name}_round{rounds['k']}.h5",
+                             settings=config.settings,
+                             seed=int(config.values["seed"]) + 1000 * rounds["k"])
+
+    before = [t.evaluate(phases, theta0) for t in targets]
+    result = tune_reweighted(phases, theta0, targets, metric, resample=resample,
+                             max_rounds=rw.max_rounds, max_iter=spec.max_iter,
+                             progress=progress)
+    after = [t.evaluate(result.phases, result.theta) for t in targets]
+    tuned = potential.with_theta(result.theta, name=spec.name or f"{potential.name}_tuned")
+    output.mkdir(parents=True, exist_ok=True)
+    files = dict(tuned.write(output, tuned.name))
+    report = {
+        "route": "reweight", "message": result.message, "converged": result.converged,
+        "potential": potential.name, "tuned": tuned.name,
+        "relative_theta_change": result.relative_change, "rounds": len(result.rounds),
+        "anchors": anchors, "min_ess": rw.min_ess,
+        "targets": [{"target": t.describe(), "residual_before_eV": b.residual,
+                     "residual_after_eV": a.residual, "sigma_after_eV": a.sigma,
+                     "solved_after": a.solved}
+                    for t, b, a in zip(targets, before, after, strict=True)],
+        "frames": {name: str(p.frames.path) for name, p in result.phases.items()},
+        "ess_fraction_after": {name: float(p.reweighted(result.theta).ess_fraction[0])
+                               for name, p in result.phases.items()},
+    }
+    files["report"] = output / "report.json"
+    files["report"].write_text(json.dumps(to_jsonable(report), indent=2, ensure_ascii=False))
+    steps = SimpleNamespace(steps=[s for r in result.rounds for s in r.steps])
+    files["plot"] = plot_trajectory(steps, targets, output / "trajectory.png", "function")
+    return ReweightedOutcome(result, report, files)
