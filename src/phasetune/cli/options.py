@@ -60,7 +60,8 @@ def structure_options(func: Callable) -> Callable:
 
 def potential_option(func: Callable) -> Callable:
     return click.option("--potential", required=True,
-                        help="lammps:NAME (shipped with LAMMPS) or a .snap/.snapcoeff/EAM file."
+                        help="lammps:NAME (shipped with LAMMPS) or a "
+                        ".snap/.mliap/.snapcoeff/EAM file."
                         )(func)
 
 

