@@ -4,6 +4,7 @@ between the two quadratures for a non-linear change, resume, the CLI, and route 
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -18,9 +19,11 @@ from phasetune.potentials.linear import PairPotential
 from phasetune.potentials.registry import lammps_potentials_dir, load_potential
 from phasetune.structures.crystals import crystal
 from phasetune.ti import LambdaSettings, ThetaPathSettings, thermodynamic_integration, theta_path
-from phasetune.ti import energy_path as ep
 from phasetune.ti.energy_path import EnergyPathSettings, energy_path
 from phasetune.ti.md import mixed_pair_commands
+
+# the module: the package exports a function of the same name
+ep = importlib.import_module("phasetune.ti.energy_path")
 
 CU_VOLUME = 11.8
 """Å³/atom: close to the Cu nn model's zero-pressure volume."""
