@@ -530,3 +530,35 @@ def write_descriptor(path: str | Path, spec: DescriptorSpec) -> None:
               "welems " + " ".join(repr(float(w)) for w in spec.weights)]
     Path(path).write_text("\n".join(lines) + "\n")
 
+
+
+def build_network(name: str, spec: DescriptorSpec, hidden: list[tuple[str, int]],
+                  output: str = "linear", scale0: np.ndarray | None = None,
+                  scale1: np.ndarray | None = None, seed: int = 0,
+                  params: np.ndarray | None = None) -> NNPotential:
+    """A new :class:`NNPotential` K → hidden… → 1 on ``spec``'s descriptors.
+
+    Args:
+        hidden: (activation, nodes) of each hidden layer.
+        output: activation of the 1-node output layer.
+        scale0, scale1: (n_elements, K) or (K,) input shift and scale (default 0 and 1).
+        seed: seed of the random initial weights (uniform ±1/√fan-in, zero biases) when
+            ``params`` (n_elements, P_e) is not given.
+    """
+    k, n_el = spec.n_bispectrum, len(spec.elements)
+    arch = NetworkArchitecture(k, (*(a for a, _ in hidden), output),
+                               (*(int(n) for _, n in hidden), 1))
+    arch.check(name)
+    s0 = np.broadcast_to(np.zeros(k) if scale0 is None else scale0, (n_el, k)).astype(float)
+    s1 = np.broadcast_to(np.ones(k) if scale1 is None else scale1, (n_el, k)).astype(float)
+    if params is None:
+        rng = np.random.default_rng(seed)
+        sizes = (k, *arch.layers)
+        blocks = []
+        for i in range(len(arch.layers)):
+            w = rng.uniform(-1, 1, (n_el, sizes[i + 1], sizes[i])) / np.sqrt(sizes[i])
+            blocks.append(np.concatenate([np.zeros((n_el, sizes[i + 1], 1)), w], axis=2)
+                          .reshape(n_el, -1))
+        params = np.concatenate(blocks, axis=1)
+    return NNPotential(name, spec, arch, s0.copy(), s1.copy(),
+                       np.array(params, dtype=float).reshape(n_el, arch.n_params))
