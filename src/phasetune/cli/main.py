@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "phasetune.cli.anchor",
     "phasetune.cli.coexist",
     "phasetune.cli.validate",
+    "phasetune.cli.train_nn",
 ]
 
 
