@@ -193,9 +193,13 @@ def teacher_frames(teacher: PairPotential | LinearPotential | NNPotential, spec:
                       f"{temperature!r} {md.damping!r} {seed + 2} zero yes"])
     eng.command(f"run {md.equilibration} post no")
     rows = []
-    for _ in range(md.frames):
+    for k in range(md.frames):
         eng.command(f"run {md.stride} post no")
+        # the thermostat's drag and noise would enter the forces of the evaluation: lift it
+        eng.command("unfix pt_lgv")
         energy, forces, eps, b = ev.evaluate(None)
+        eng.command(f"fix pt_lgv all langevin {temperature!r} {temperature!r} {md.damping!r} "
+                    f"{seed + 3 + k} zero yes")
         rows.append((eng.positions().copy(), b.copy(), eps, energy, forces))
     eng.close()
     label = f"{phase} {atoms.info.get('volume', 0):.3f} Å³/atom {temperature:g} K"
