@@ -90,3 +90,26 @@ def test_bad_config(tmp_path, text, match):
     (tmp_path / "t.yaml").write_text(text)
     with pytest.raises(ConfigError, match=match):
         load_nn_fit_spec(tmp_path / "t.yaml")
+
+
+def test_shipped_mo_network_follows_its_teacher():
+    """examples/potentials/Mo_nn: the fitted network against Mo_Chen_PRM2017 on a fresh
+    thermally displaced BCC and A15 configuration (not from its training runs)."""
+    from pathlib import Path
+
+    from phasetune.engine.calculators import ForceEvaluator
+    from phasetune.structures.crystals import crystal
+
+    folder = Path(__file__).resolve().parents[1] / "examples" / "potentials" / "Mo_nn"
+    nn = load_potential(str(folder / "Mo_nn.mliap"))
+    teacher = load_potential("lammps:Mo_Chen_PRM2017")
+    summary = json.loads((folder / "Mo_nn.json").read_text())
+    assert summary["sha256"] == nn.sha256 and summary["net"] == nn.architecture.net_line()
+    rng = np.random.default_rng(11)
+    for structure, cells in (("bcc", 3), ("a15", 2)):
+        atoms = crystal(structure, "Mo", volume=15.9, cells=cells)
+        x = atoms.positions + rng.normal(0, 0.07, atoms.positions.shape)
+        e_nn, f_nn = ForceEvaluator(atoms, nn).energy_forces(x)
+        e_t, f_t = ForceEvaluator(atoms, teacher).energy_forces(x)
+        assert abs(e_nn - e_t) / len(atoms) < 5e-3
+        assert np.sqrt(np.mean((f_nn - f_t) ** 2)) < 0.15
