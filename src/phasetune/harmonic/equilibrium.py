@@ -30,7 +30,7 @@ from ..constants import GPA_TO_EV_PER_A3, KB
 from ..engine.calculators import ForceEvaluator
 from ..engine.session import Engine
 from ..errors import PhasetuneError
-from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.linear import LinearPotential, PairPotential, pair_form
 from .eos import BirchMurnaghan, fit_birch_murnaghan
 from .reference import build_reference
 
@@ -103,8 +103,7 @@ class StaticEnergy:
     def __init__(self, atoms: Atoms, potential: PairPotential | LinearPotential, workdir: str,
                  engine: Engine | None = None):
         self.atoms = atoms
-        self.pair = potential.pair_potential(workdir) \
-            if isinstance(potential, LinearPotential) else potential
+        self.pair = pair_form(potential, workdir)
         self.engine = engine or Engine(label="equation of state")
         self.evaluations = 0
 

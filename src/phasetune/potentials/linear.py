@@ -294,3 +294,15 @@ def _is_number(word: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def pair_form(potential, workdir: str | Path) -> PairPotential:
+    """The LAMMPS form of any potential: a :class:`PairPotential` as is; a linear (SNAP) or
+    ML-IAP nn potential by its ``pair_potential`` (files written into ``workdir`` if its θ
+    differs from its files)."""
+    if isinstance(potential, PairPotential):
+        return potential
+    if hasattr(potential, "pair_potential"):
+        return potential.pair_potential(workdir)
+    raise PotentialError(f"a {type(potential).__name__} has no LAMMPS form",
+                         "give a SNAP, ML-IAP nn or other LAMMPS (pair) potential")

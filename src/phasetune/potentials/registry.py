@@ -7,9 +7,10 @@ Accepted forms:
 * a ``.snap`` include file (``pair_style snap`` or ``hybrid/overlay … snap``);
 * a ``.snapcoeff`` file with its ``.snapparam`` beside it (same stem), or given explicitly;
 * an EAM file (``.eam``, ``.eam.alloy``, ``.eam.fs``) — a reference :class:`PairPotential`;
-* a ``.mliap`` include file (``pair_style mliap model nn|linear FILE descriptor sna FILE``,
-  optionally in ``hybrid/overlay`` with ZBL, e.g. ``lammps:Ta06A.nn``) — a general
-  :class:`PairPotential` whose cutoff comes from the descriptor file.
+* an ML-IAP ``.mliap`` include (``pair_style mliap model nn … descriptor sna …``, possibly in
+  ``hybrid/overlay`` with θ-independent styles such as ZBL), or a ``.mliap.model`` nn file with
+  its ``.mliap.descriptor`` beside it (same stem) — an :class:`NNPotential`.  Other ML-IAP models
+  (linear, quadratic, mliappy) are refused.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from ..errors import PotentialError
 from .linear import DescriptorSpec, LinearPotential, PairPotential, _is_number
-from .mliap_descriptor import mliap_cutoff
+from .mliap import NNPotential, check_nn_model, load_nn, mliap_parts, split_mliap_style
 from .quadratic import product_count
 from .snap_files import PairInclude, SnapCoeff, SnapParams, bispectrum_count
 
@@ -139,18 +140,14 @@ def _absolute(words: list[str], base: Path) -> tuple[str, ...]:
 
 
 def _generic(name: str, inc: PairInclude, base: Path) -> PairPotential:
-    """Any include file: file names made absolute (in ``pair_style`` words too, as ML-IAP
-    styles name their model and descriptor files there); the cutoff is the largest numeric
-    ``pair_style`` word or ML-IAP descriptor range."""
+    """Any include file: file names made absolute (in ``pair_style`` words too); the cutoff is
+    the largest numeric ``pair_style`` word."""
     style = _absolute(inc.pair_style, base)
     coeffs = tuple(_absolute(c, base) for c in inc.pair_coeffs)
     files = tuple(Path(w) for c in (style, *coeffs) for w in c if Path(w).is_absolute())
     elements = tuple(w for w in inc.pair_coeffs[-1] if w.isalpha() and w[0].isupper()) \
         if inc.pair_coeffs else ()
     ranges = [float(w) for w in inc.pair_style if _is_number(w)]
-    descriptor_range = mliap_cutoff(style, base)
-    if descriptor_range is not None:
-        ranges.append(descriptor_range)
     return PairPotential(name, elements, style, coeffs, files,
                          cutoff=max(ranges) if ranges else None)
 
@@ -177,7 +174,43 @@ def check_eam_finite(path: Path, style: str) -> None:
                 "fit or an interrupted write")
 
 
-def load_potential(name: str, element: str | None = None) -> LinearPotential | PairPotential:
+def _load_mliap_include(path: Path) -> NNPotential:
+    inc = PairInclude.read(path)
+    base = path.parent
+    mliap, others = split_mliap_style(inc.pair_style, str(path))
+    parts = mliap_parts(mliap)
+    check_nn_model(parts["model"][0], parts["descriptor"][0], str(path))
+    mliap_lines = [c for c in inc.pair_coeffs
+                   if (c[2:3] == ["mliap"] if others else True)]
+    if len(mliap_lines) != 1:
+        raise PotentialError(f"{path}: expected one 'pair_coeff * * {'mliap ' if others else ''}"
+                             f"ELEMENTS' line, found {len(mliap_lines)}")
+    line = mliap_lines[0]
+    elements = tuple(line[3:] if others else line[2:])
+    fixed_coeffs = [tuple(c) for c in inc.pair_coeffs if c is not line]
+    return load_nn(base / parts["model"][1], base / parts["descriptor"][1], tuple(others),
+                   tuple(fixed_coeffs), elements, path.name.removesuffix(".mliap"))
+
+
+def _load_mliap_model(path: Path) -> NNPotential:
+    descriptor = path.with_name(path.name.removesuffix(".model") + ".descriptor")
+    if not descriptor.exists():
+        raise PotentialError(f"{path}: no {descriptor.name} beside it",
+                             "put the matching .mliap.descriptor next to the model, or write a "
+                             ".mliap include naming both")
+    first = next((ln.split() for ln in path.read_text().splitlines()
+                  if ln.split("#", 1)[0].strip()), [])
+    if len(first) != 2 or not all(w.isdigit() for w in first):
+        raise PotentialError(f"{path}: not an ML-IAP model file (first line {' '.join(first)!r})")
+    if "NET" not in path.read_text():
+        raise PotentialError(f"{path}: an ML-IAP linear/quadratic model (no NET line) is not "
+                             "supported yet (only nn)",
+                             "for linear/quadratic SNAP use the .snap form of the potential")
+    return load_nn(path, descriptor)
+
+
+def load_potential(name: str, element: str | None = None
+                   ) -> LinearPotential | NNPotential | PairPotential:
     """Resolve ``name`` (see module doc) into a linear or a general pair potential.
 
     Args:
@@ -188,8 +221,10 @@ def load_potential(name: str, element: str | None = None) -> LinearPotential | P
     suffixes = "".join(path.suffixes)
     if path.suffix == ".snap":
         return _load_include(path)
-    if path.suffix == ".mliap":
-        return _generic(path.stem, PairInclude.read(path), path.parent)
+    if path.name.endswith(".mliap"):
+        return _load_mliap_include(path)
+    if path.name.endswith(".mliap.model"):
+        return _load_mliap_model(path)
     if path.suffix == ".snapcoeff":
         param = path.with_suffix(".snapparam")
         if not param.exists():
@@ -206,5 +241,6 @@ def load_potential(name: str, element: str | None = None) -> LinearPotential | P
             return PairPotential(path.name, elements, (style,), (coeff,), (path,))
     raise PotentialError(
         f"cannot tell what kind of potential {path.name} is",
-        "give a .snap or .mliap include, a .snapcoeff (with .snapparam), or an EAM file",
+        "give a .snap include, a .snapcoeff (with .snapparam), an EAM file, or an ML-IAP nn "
+        "potential (.mliap include or .mliap.model with its .mliap.descriptor)",
     )

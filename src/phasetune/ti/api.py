@@ -23,7 +23,7 @@ from ..engine.calculators import ForceEvaluator
 from ..errors import PhasetuneError
 from ..harmonic.reference import build_reference, describe
 from ..model import HarmonicReference
-from ..potentials.linear import DescriptorSpec, LinearPotential, PairPotential
+from ..potentials.linear import DescriptorSpec, LinearPotential, PairPotential, pair_form
 from ..structures.crystals import check_cell_size
 from .basin import LINDEMANN, BasinGuard
 from .checkpoint import Checkpoint
@@ -158,14 +158,11 @@ def _prepare(atoms: Atoms, potential: LinearPotential | PairPotential | Harmonic
              lambda_settings: LambdaSettings | None, fl_settings: FrenkelLaddSettings | None,
              basin: bool) -> _Run:
     """Resolve the target, the harmonic reference, the settings and the checkpoint."""
-    if isinstance(potential, LinearPotential):
-        target: Target = potential.pair_potential(workdir)
-        descriptors = potential.spec
-    elif isinstance(potential, (PairPotential, HarmonicReference)):
+    if isinstance(potential, HarmonicReference):
         target, descriptors = potential, None
     else:
-        raise PhasetuneError(f"cannot run TI for a {type(potential).__name__}",
-                             "give a LinearPotential, a PairPotential or a HarmonicReference")
+        target = pair_form(potential, workdir)
+        descriptors = potential.spec if isinstance(potential, LinearPotential) else None
     if isinstance(target, PairPotential) and target.cutoff:
         check_cell_size(atoms, target.cutoff)
     md = md_settings or MDSettings()

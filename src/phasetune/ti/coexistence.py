@@ -33,7 +33,7 @@ from ase import Atoms
 from ..constants import GPA_TO_EV_PER_A3
 from ..errors import PhasetuneError
 from ..harmonic.reference import describe
-from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.linear import LinearPotential, PairPotential, pair_form
 from ..potentials.registry import load_potential
 from ..progress import progress_bar
 from ..structures.crystals import crystal, nearest_neighbour_distance
@@ -55,7 +55,7 @@ from .coexistence_result import (
     combine_runs,
     run_warnings,
 )
-from .npt import check_pressure, target_potential, with_cell
+from .npt import check_pressure, with_cell
 from .solidity import SolidityCriterion, criterion_for, solid_like, solid_profile
 
 MAX_TIMESTEP = 0.005
@@ -327,7 +327,7 @@ def coexistence_melting(
     atoms = build_crystal(structure, element, pot, cells, volume, pressure_GPa, T_guess)
     criterion = criterion or criterion_for(str(atoms.info.get("structure", "")))
     with tempfile.TemporaryDirectory() as workdir:
-        target = target_potential(pot, workdir)
+        target = pair_form(pot, workdir)
         cutoff = interaction_cutoff(pot, target)
         cell = check_two_phase_cell(atoms, cutoff, settings.min_half_cutoffs)
         cell.update(n_atoms=len(atoms), cells=list(atoms.info.get("cells", [])))

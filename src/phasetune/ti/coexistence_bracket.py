@@ -25,7 +25,7 @@ from ase import Atoms
 from ..constants import GPA_TO_EV_PER_A3
 from ..errors import PhasetuneError
 from ..harmonic.reference import describe
-from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.linear import LinearPotential, PairPotential, pair_form
 from ..potentials.registry import load_potential
 from ..progress import progress_bar
 from ..structures.crystals import nearest_neighbour_distance
@@ -38,7 +38,7 @@ from .coexistence import (
 )
 from .coexistence_cell import check_two_phase_cell, interaction_cutoff, upper_half
 from .coexistence_md import CoexistenceError, TwoPhaseMD
-from .npt import check_pressure, target_potential, with_cell
+from .npt import check_pressure, with_cell
 from .solidity import SolidityCriterion, criterion_for, solid_fraction
 from .stats import statistical_inefficiency
 
@@ -230,7 +230,7 @@ def coexistence_bracket(
     points: list[BracketPoint] = []
     notes: list[str] = []
     with tempfile.TemporaryDirectory() as workdir:
-        target = target_potential(pot, workdir)
+        target = pair_form(pot, workdir)
         cutoff = interaction_cutoff(pot, target)
         check_two_phase_cell(atoms, cutoff, settings.min_half_cutoffs)
         total = crystal_stage_steps(settings) + per_point * (2 + bisections)

@@ -34,7 +34,7 @@ from ase import Atoms
 from ..errors import PhasetuneError
 from ..harmonic.reference import describe
 from ..model import HarmonicReference
-from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.linear import LinearPotential, PairPotential, pair_form
 from ..structures.crystals import check_cell_size
 from .api import _check_temperatures, harmonic_reference
 from .basin import BasinGuard
@@ -267,15 +267,6 @@ class EnergyPathResult:
                                          for r in p.repeats))}
 
 
-def _pair(potential: LinearPotential | PairPotential, workdir: str) -> PairPotential:
-    if isinstance(potential, LinearPotential):
-        return potential.pair_potential(workdir)
-    if isinstance(potential, PairPotential):
-        return potential
-    raise PhasetuneError(f"cannot run the energy path for a {type(potential).__name__}",
-                         "give a LinearPotential or a PairPotential")
-
-
 def _warnings(points: list[EnergyPathPoint]) -> list[str]:
     out = []
     for p in points:
@@ -337,7 +328,7 @@ def energy_path(
         raise PhasetuneError("the anchor TI is at other temperatures than the energy path",
                              "run the absolute TI of the start potential at the same -T")
     with tempfile.TemporaryDirectory() as workdir:
-        u0, u1 = _pair(start, workdir), _pair(end, workdir)
+        u0, u1 = pair_form(start, workdir), pair_form(end, workdir)
         if tuple(u0.elements) != tuple(u1.elements):
             raise PhasetuneError(f"{u0.name} and {u1.name} have different elements "
                                  f"({u0.elements} vs {u1.elements})",

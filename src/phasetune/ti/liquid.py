@@ -18,13 +18,12 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import PhasetuneError
-from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.linear import LinearPotential, PairPotential, pair_form
 from ..structures.crystals import check_cell_size
 from .checkpoint import Checkpoint
 from .liquid_md import LiquidMDSettings
 from .liquid_path import LiquidSettings, liquid_repeat
 from .liquid_result import LiquidPoint, LiquidResult
-from .npt import target_potential
 from .result import RepeatRecord, equilibration_warnings
 from .uhlenbeck_ford import UFSettings
 
@@ -106,7 +105,7 @@ def liquid_free_energy(
     path = settings_for_steps(lambda_settings or LiquidSettings(), steps).rounded(md.stride)
     name = describe_liquid(atoms)
     with tempfile.TemporaryDirectory() as workdir:
-        target = target_potential(potential, workdir)
+        target = pair_form(potential, workdir)
         if target.cutoff:
             check_cell_size(atoms, target.cutoff)
         spec = {"structure": name, "cell": np.round(np.array(atoms.cell), 8).tolist(),

@@ -27,7 +27,7 @@ from ase import Atoms
 
 from ..constants import GPA_TO_EV_PER_A3
 from ..model.harmonic import com_translation_free_energy
-from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.linear import LinearPotential, PairPotential, pair_form
 from .barostat import NPTSettings
 from .checkpoint import StageStore
 from .gibbs import potential_fingerprint
@@ -36,7 +36,7 @@ from .liquid_checks import LiquidGuard
 from .liquid_md import LiquidMD, LiquidMDSettings
 from .liquid_path import LiquidSettings, melt
 from .liquid_result import LiquidResult
-from .npt import check_pressure, npt_volume, target_potential, with_cell
+from .npt import check_pressure, npt_volume, with_cell
 from .scaling import (
     CELL_VARIABLES,
     SweepSettings,
@@ -158,7 +158,7 @@ def liquid_reversible_scaling(
     store = StageStore(checkpoint, spec)
     cpu = time.process_time()
     with tempfile.TemporaryDirectory() as workdir:
-        target = target_potential(potential, workdir)
+        target = pair_form(potential, workdir)
         liquid = _molten(atoms, target, t0, path, md_settings, seed)
     npt = store.get("npt")
     if npt is None:

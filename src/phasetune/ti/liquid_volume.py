@@ -28,13 +28,13 @@ from ase import Atoms
 
 from ..constants import GPA_TO_EV_PER_A3, KB
 from ..errors import PhasetuneError
-from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.linear import LinearPotential, PairPotential, pair_form
 from .checkpoint import StageStore
 from .liquid import describe_liquid
 from .liquid_checks import LiquidGuard
 from .liquid_md import LiquidMD, LiquidMDSettings
 from .liquid_path import LiquidSettings, melt, sample_endpoint
-from .npt import target_potential, with_cell
+from .npt import with_cell
 from .uhlenbeck_ford import UFSettings
 
 
@@ -142,7 +142,7 @@ def liquid_volume_path(
     cpu = time.process_time()
     runs: list[dict] = []
     with tempfile.TemporaryDirectory() as workdir:
-        target = target_potential(potential, workdir)
+        target = pair_form(potential, workdir)
         store = StageStore(checkpoint, {"structure": describe_liquid(atoms),
                                         "potential": target.describe(), "T": temperature,
                                         "volumes": vols, "seed": seed, "md": md_settings.to_dict(),

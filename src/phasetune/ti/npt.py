@@ -22,7 +22,7 @@ from ..constants import GPA_TO_EV_PER_A3, KB
 from ..errors import PhasetuneError
 from ..harmonic.reference import describe
 from ..model import HarmonicReference
-from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.linear import LinearPotential, PairPotential, pair_form
 from ..structures.crystals import check_cell_size
 from .barostat import (
     BAR_PER_EV_A3,
@@ -74,16 +74,6 @@ def with_cell(atoms: Atoms, cell: np.ndarray) -> Atoms:
     out.set_cell(np.asarray(cell, dtype=float), scale_atoms=True)
     out.info = dict(atoms.info, volume=out.get_volume() / len(out))
     return out
-
-
-def target_potential(potential: LinearPotential | PairPotential, workdir: str) -> PairPotential:
-    """The LAMMPS potential of a run (LinearPotential θ written to ``workdir`` if changed)."""
-    if isinstance(potential, LinearPotential):
-        return potential.pair_potential(workdir)
-    if isinstance(potential, PairPotential):
-        return potential
-    raise PhasetuneError(f"constant-pressure MD needs a LAMMPS potential, got a "
-                         f"{type(potential).__name__}", "give a LinearPotential or PairPotential")
 
 
 class NPTGuard:
@@ -213,7 +203,7 @@ def npt_volume(atoms: Atoms, potential: LinearPotential | PairPotential, tempera
     cpu = time.process_time()
     with ExitStack() as stack:
         workdir = stack.enter_context(tempfile.TemporaryDirectory())
-        target = target_potential(potential, workdir)
+        target = pair_form(potential, workdir)
         if target.cutoff:
             check_cell_size(atoms, target.cutoff)
         guard = None
@@ -261,7 +251,7 @@ def nvt_pressure(atoms: Atoms, potential: LinearPotential | PairPotential, tempe
     rng = np.random.default_rng(np.random.SeedSequence([seed, 5, int(round(temperature * 1000))]))
     with ExitStack() as stack:
         workdir = stack.enter_context(tempfile.TemporaryDirectory())
-        target = target_potential(potential, workdir)
+        target = pair_form(potential, workdir)
         md = BarostatMD(atoms, target, temperature, settings,
                         label=f"{describe(atoms)} at {temperature:g} K (NVT pressure)")
         stack.callback(md.close)

@@ -34,13 +34,13 @@ from ..conventions import Conventions
 from ..errors import PhasetuneError
 from ..harmonic.reference import describe
 from ..model.harmonic import com_translation_free_energy
-from ..potentials.linear import LinearPotential, PairPotential
+from ..potentials.linear import LinearPotential, PairPotential, pair_form
 from .barostat import LAMBDA_REC, U_THETA, VOLUME, BarostatMD, NPTSettings
 from .basin import CrystalLeftBasinError
 from .checkpoint import StageStore
 from .gibbs import GibbsResult, gibbs_free_energy, potential_fingerprint
 from .md import lammps_seed
-from .npt import NPTGuard, check_pressure, site_reference, target_potential, with_cell
+from .npt import NPTGuard, check_pressure, site_reference, with_cell
 from .result import convention_variants, selected_key
 
 CELL_VARIABLES = {"iso": 1, "aniso": 3, "tri": 6}
@@ -147,7 +147,7 @@ def run_sweeps(atoms: Atoms, potential: LinearPotential | PairPotential, t0: flo
     out: dict = {}
     with ExitStack() as stack:
         workdir = stack.enter_context(tempfile.TemporaryDirectory())
-        target = target_potential(potential, workdir)
+        target = pair_form(potential, workdir)
         md = BarostatMD(atoms, target, t0, npt, label=f"{name}, reversible-scaling sweep")
         stack.callback(md.close)
         guard = NPTGuard(atoms, target, name) if basin else None
