@@ -117,3 +117,50 @@ def test_tune_cli_route_reweight_on_lammps_frames(tmp_path):
     change = np.linalg.norm(tuned.theta - mo.theta) / np.linalg.norm(mo.theta)
     assert change == pytest.approx(report["relative_theta_change"], rel=1e-9)
     assert min(report["ess_fraction_after"].values()) >= 0.5
+
+
+def test_tune_route_tangent_on_a_linear_potential_matches_the_linear_route(tmp_path):
+    """A tangent archive of a linear potential is its SNAP archive, and with M = I both routes
+    take the same Gauss–Newton steps: `tune --route tangent` gives the θ of `tune` (score route,
+    ridge metric) on the SNAP archive."""
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from phasetune.campaign.runner import run_campaign
+    from phasetune.campaign.spec import load_campaign
+    from phasetune.cli.main import cli
+    from phasetune.potentials.registry import load_potential
+
+    for kind, desc in (("snap", {"potential": "lammps:Mo_Chen_PRM2017"}),
+                       ("tangent", {"tangent": "lammps:Mo_Chen_PRM2017"})):
+        data = {"phases": [{"name": "bcc", "structure": "bcc", "element": "Mo", "cells": 2,
+                            "volumes": [15.9]},
+                           {"name": "a15", "structure": "a15", "element": "Mo", "cells": 1,
+                            "volumes": [15.9]}],
+                "reference": {"potential": "lammps:Mo_Chen_PRM2017"}, "descriptors": desc,
+                "isosurfaces": {"temperatures": [300, 900], "count": 3},
+                "samples": {"per_isosurface": 60, "chunk": 30}, "seed": 9,
+                "archive": f"{kind}.h5"}
+        (tmp_path / f"{kind}.yaml").write_text(yaml.safe_dump(data))
+        assert run_campaign(load_campaign(tmp_path / f"{kind}.yaml"), workers=1,
+                            quiet=True).complete
+    target = [{"delta_F": {"a": "a15", "b": "bcc", "T": 600, "shift_meV": 2,
+                           "tolerance_meV": 0.01}}]
+    common = {"potential": "lammps:Mo_Chen_PRM2017", "targets": target, "max_iter": 6,
+              "regulariser": {"kind": "ridge"}}
+    (tmp_path / "snap_tune.yaml").write_text(yaml.safe_dump(
+        {**common, "archives": ["snap.h5"], "output": "snap_out", "name": "a"}))
+    (tmp_path / "tan_tune.yaml").write_text(yaml.safe_dump(
+        {**common, "archives": ["tangent.h5"], "route": "tangent", "output": "tan_out",
+         "name": "b"}))
+    runner = CliRunner()
+    for name in ("snap_tune", "tan_tune"):
+        result = runner.invoke(cli, ["tune", str(tmp_path / f"{name}.yaml"), "--json"])
+        assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["route"] == "tangent" and abs(report["targets"][0]["residual_after_eV"]) < 1e-5
+    a = load_potential(str(tmp_path / "snap_out" / "a.snap"))
+    b = load_potential(str(tmp_path / "tan_out" / "b.snap"))
+    np.testing.assert_allclose(b.theta, a.theta, rtol=0, atol=1e-9)

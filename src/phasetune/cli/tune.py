@@ -11,9 +11,11 @@ from .common import emit_json, handle_errors
 
 @click.command("tune")
 @click.argument("config", type=click.Path(exists=True, dir_okay=False))
-@click.option("--route", type=click.Choice(["score", "cumulant", "reweight"]), default=None,
+@click.option("--route", type=click.Choice(["score", "cumulant", "reweight", "tangent"]),
+              default=None,
               help="Override the YAML's route (reweight: non-linear potentials from MD frames, "
-                   "re-sampled when the effective sample size runs out).")
+                   "re-sampled when the effective sample size runs out; tangent: from a "
+                   "descriptors.tangent archive).")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def command(config, route, as_json) -> None:
@@ -25,17 +27,19 @@ def command(config, route, as_json) -> None:
     spec = load_tune_spec(config)
     if route is not None:
         spec.route = route
-    if spec.route == "reweight":
-        from ..tuning.reweighted_run import run_tune_reweighted
+    if spec.route in ("reweight", "tangent"):
+        from ..tuning.nonlinear_run import run_tune_reweighted, run_tune_tangent
 
         say = None if as_json else click.echo
-        outcome = run_tune_reweighted(spec, progress=say)
+        outcome = run_tune_reweighted(spec, progress=say) if spec.route == "reweight" \
+            else run_tune_tangent(spec)
         report = {**outcome.report, "files": {k: str(v) for k, v in outcome.files.items()}}
         if as_json:
             emit_json(report)
         else:
+            rounds = f" after {report['rounds']} round(s)" if "rounds" in report else ""
             click.echo(f"{report['message']}; |Δθ|/|θ| = {report['relative_theta_change']:.3e}"
-                       f" after {report['rounds']} round(s)")
+                       f"{rounds}")
             for row in report["targets"]:
                 click.echo(f"  {row['target']}: residual {1e3 * row['residual_before_eV']:.3f}"
                            f" → {1e3 * row['residual_after_eV']:.3f} meV/atom")

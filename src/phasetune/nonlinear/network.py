@@ -69,6 +69,10 @@ class NetworkModel:
             self._shapes.append((start, sizes[i + 1], sizes[i] + 1))
             start += count
 
+    def __reduce__(self):
+        """Pickled as its potential (campaign workers rebuild the torch parts)."""
+        return (NetworkModel, (self.potential,))
+
     # -- torch core ------------------------------------------------------------------------
     def element_energies(self, b: torch.Tensor, theta_e: torch.Tensor, element: int = 0
                          ) -> torch.Tensor:

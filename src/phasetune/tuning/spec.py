@@ -27,7 +27,9 @@ Example::
     output: tuned/                    # directory for the tuned potential, report and plot
 
 A non-linear potential (ML-IAP nn) is tuned by reweighting MD frames of θ0, re-sampled when the
-effective sample size runs out (no archives; ΔF and transition targets at the frames' T)::
+effective sample size runs out (no archives; ΔF and transition targets at the frames' T), or
+by the tangent D-DOS of a ``descriptors.tangent`` archive (``route: tangent``, ``archives:
+[TANGENT.h5]``, optional ``tangent: {frames: {bcc: frames.h5}, tolerance_meV: 1}``)::
 
     potential: Mo_nn.mliap
     route: reweight
@@ -160,6 +162,14 @@ class ReweightSpec(_Strict):
     max_rounds: int = Field(default=4, ge=1)
 
 
+class TangentSpec(_Strict):
+    """``route: tangent``: frames of θ0 per phase (``phasetune reweight sample`` stores at the
+    targets' temperature) for the curvature correction, and the validated range."""
+
+    frames: dict[str, Path] = {}
+    tolerance_meV: float = Field(default=1.0, gt=0)
+
+
 class TuneSpec(_Strict):
     archives: list[Path] = []
     potential: str
@@ -170,8 +180,9 @@ class TuneSpec(_Strict):
     trust_radius: float | None = Field(default=None, gt=0)
     modes: Literal["3N", "3N-3"] = "3N"
     degree: int = Field(default=4, ge=2, le=8)
-    route: Literal["score", "cumulant", "reweight"] = "score"
+    route: Literal["score", "cumulant", "reweight", "tangent"] = "score"
     reweight: ReweightSpec | None = None
+    tangent: TangentSpec = TangentSpec()
     output: Path = Path("tuned")
     name: str | None = None
 
@@ -223,6 +234,7 @@ def load_tune_spec(path: str | Path) -> TuneSpec:
         if unknown:
             raise ConfigError(f"{path}: reweight.anchors names phases {unknown} that are not "
                               "in reweight.phases")
+    spec.tangent.frames = {k: _resolve(v, base) for k, v in spec.tangent.frames.items()}
     if spec.regulariser.training is not None:
         spec.regulariser.training = _resolve(spec.regulariser.training, base)
     spec.output = _resolve(spec.output, base)
