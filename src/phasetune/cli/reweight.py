@@ -1,5 +1,5 @@
 """``phasetune reweight``: frames of θ0 (``sample``) and free energies of other θ from them
-(``predict``), the trajectory-reweighting route (method.md §12)."""
+(``predict``), the trajectory-reweighting route (method.md §2.6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Trajectory reweighting: free energies of any θ from frames sampled at θ0 (method.md §12).
+"""Trajectory reweighting: free energies of any θ from frames sampled at θ0 (method.md §2.6).
 
 * :mod:`.estimator` — δF(θ), its exact gradient, the Kish ESS and block-averaged errors;
 * :mod:`.models` — the DescriptorModel of a potential (:func:`model_for`);

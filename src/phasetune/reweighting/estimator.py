@@ -1,4 +1,4 @@
-"""The reweighting estimator of free-energy differences between parameter sets (method.md §12).
+"""The reweighting estimator of free-energy differences between parameter sets (method.md §2.6).
 
 Frames X_f (f = 1 … F) sampled with parameters θ0 at temperature T give, for any θ,
 
