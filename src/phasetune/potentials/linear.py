@@ -36,6 +36,21 @@ def _sha256(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def checked_theta(theta, n_params: int, name: str) -> np.ndarray:
+    """θ as a float (n_params,) array; a wrong shape or a NaN/inf is a :class:`PotentialError`
+    naming the potential (θ that cannot be written as a potential file)."""
+    theta = np.asarray(theta, dtype=float)
+    if theta.shape != (n_params,):
+        raise PotentialError(f"θ has shape {theta.shape}, expected ({n_params},) for {name}")
+    if not np.all(np.isfinite(theta)):
+        bad = np.flatnonzero(~np.isfinite(theta))
+        raise PotentialError(
+            f"θ for {name} has non-finite values at component(s) "
+            f"{', '.join(map(str, bad[:5].tolist()))}",
+            "a NaN/inf θ cannot be written as a potential; check what produced it")
+    return theta
+
+
 @dataclass(frozen=True)
 class PairPotential:
     """Any LAMMPS potential: ``pair_style`` words, ``pair_coeff`` lines and the files they read.
@@ -213,17 +228,7 @@ class LinearPotential:
 
     def with_theta(self, theta: np.ndarray, name: str | None = None) -> LinearPotential:
         """A copy with new θ (N_D,); fixed components must stay 1."""
-        theta = np.asarray(theta, dtype=float)
-        if theta.shape != (self.spec.n_components,):
-            raise PotentialError(
-                f"θ has shape {theta.shape}, expected ({self.spec.n_components},) for {self.name}"
-            )
-        if not np.all(np.isfinite(theta)):
-            bad = np.flatnonzero(~np.isfinite(theta))
-            raise PotentialError(
-                f"θ for {self.name} has non-finite values at component(s) "
-                f"{', '.join(map(str, bad[:5].tolist()))}",
-                "a NaN/inf θ cannot be written as a potential; check what produced it")
+        theta = checked_theta(theta, self.spec.n_components, self.name)
         if not np.allclose(theta[self.spec.fixed_mask], 1.0):
             raise PotentialError("the fixed (θ-independent) component of θ must equal 1")
         nb = self.spec.n_block

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PotentialError
-from .linear import DescriptorSpec, PairPotential, _is_number
-from .snap_files import SNAP_PARAM_DEFAULTS, SnapParams
+from .linear import DescriptorSpec, PairPotential, _is_number, checked_theta
+from .snap_files import SNAP_PARAM_DEFAULTS, SnapParams, _content_lines
 
 ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu")
 """Activation functions of the LAMMPS nn model (sigmoid is 1/(1 + e^−x), relu max(0, x))."""
@@ -54,16 +54,7 @@ def layer_param_counts(n_descriptors: int, layers: tuple[int, ...]) -> list[int]
 
 def _lines(path: Path) -> list[tuple[int, list[str]]]:
     """Content lines of ``path`` as (line number, words), comments and blank lines removed."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError as exc:
-        raise PotentialError(f"potential file not found: {path}", "check the path") from exc
-    out = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        words = raw.split("#", 1)[0].split()
-        if words:
-            out.append((number, words))
-    return out
+    return [(number, line.split()) for number, line in _content_lines(path)]
 
 
 def _float(word: str, where: str) -> float:
@@ -198,16 +189,7 @@ class NNPotential:
 
     def with_theta(self, theta: np.ndarray, name: str | None = None) -> NNPotential:
         """A copy with new θ (P,), same architecture, scales and overlay."""
-        theta = np.asarray(theta, dtype=float)
-        if theta.shape != (self.n_params,):
-            raise PotentialError(f"θ has shape {theta.shape}, expected ({self.n_params},) for "
-                                 f"{self.name}")
-        if not np.all(np.isfinite(theta)):
-            bad = np.flatnonzero(~np.isfinite(theta))
-            raise PotentialError(
-                f"θ for {self.name} has non-finite values at component(s) "
-                f"{', '.join(map(str, bad[:5].tolist()))}",
-                "a NaN/inf θ cannot be written as a potential; check what produced it")
+        theta = checked_theta(theta, self.n_params, self.name)
         return NNPotential(name or f"{self.name}*", self.spec, self.architecture,
                            self.scale0.copy(), self.scale1.copy(),
                            theta.reshape(self.params.shape).copy(), self.source, None,

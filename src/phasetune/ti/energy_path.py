@@ -39,7 +39,7 @@ from ..structures.crystals import check_cell_size
 from .api import _check_temperatures, harmonic_reference
 from .basin import BasinGuard
 from .checkpoint import Checkpoint
-from .md import U_END, U_START, U_THETA, CoupledMD, MDSettings, lammps_seed
+from .md import U_END, U_START, U_THETA, CoupledMD, MDSettings, check_route_steps, lammps_seed
 from .result import RepeatRecord, TIResult, convention_variants
 from .stats import gauss_legendre, summarize_series
 from .theta_path import end_point_difference
@@ -316,14 +316,9 @@ def energy_path(
         :class:`EnergyPathResult`; ``delta_F`` and ``sigma`` (n_T,) eV/atom.
     """
     temps = _check_temperatures(temperatures)
-    if repeats < 1:
-        raise PhasetuneError("repeats must be at least 1")
     md_settings = md_settings or MDSettings()
     settings = settings or EnergyPathSettings()
-    for name in ("equilibration", "production"):
-        if getattr(settings, name) % md_settings.stride:
-            raise PhasetuneError(f"{name} steps must be a multiple of the stride "
-                                 f"{md_settings.stride}")
+    check_route_steps(settings, md_settings, repeats)
     if anchor is not None and not np.allclose(anchor.temperatures, temps):
         raise PhasetuneError("the anchor TI is at other temperatures than the energy path",
                              "run the absolute TI of the start potential at the same -T")

@@ -68,6 +68,17 @@ def check_md_settings(settings: MDSettings, max_timestep: float) -> None:
                              f"({settings.stride})")
 
 
+def check_route_steps(settings, md_settings: MDSettings, repeats: int) -> None:
+    """Refuse a route's ``equilibration``/``production`` steps that are not multiples of the MD
+    stride, and fewer than one repeat."""
+    if repeats < 1:
+        raise PhasetuneError("repeats must be at least 1")
+    for name in ("equilibration", "production"):
+        if getattr(settings, name) % md_settings.stride:
+            raise PhasetuneError(f"{name} steps must be a multiple of the stride "
+                                 f"{md_settings.stride}")
+
+
 @dataclass(frozen=True)
 class MDSettings:
     """Integration settings shared by every TI route.

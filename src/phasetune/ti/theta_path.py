@@ -37,7 +37,7 @@ from ..potentials.linear import LinearPotential
 from .api import _check_temperatures, harmonic_reference
 from .basin import BasinGuard
 from .checkpoint import Checkpoint
-from .md import U_THETA, CoupledMD, MDSettings, lammps_seed
+from .md import U_THETA, CoupledMD, MDSettings, check_route_steps, lammps_seed
 from .result import RepeatRecord
 from .stats import blocking_error, summarize_series
 
@@ -163,14 +163,9 @@ def theta_path(
     """
     thetas = _check_thetas(potential, thetas)
     temps = _check_temperatures(temperatures)
-    if repeats < 1:
-        raise PhasetuneError("repeats must be at least 1")
     md_settings = md_settings or MDSettings()
     settings = settings or ThetaPathSettings()
-    for name in ("equilibration", "production"):
-        if getattr(settings, name) % md_settings.stride:
-            raise PhasetuneError(f"{name} steps must be a multiple of the stride "
-                                 f"{md_settings.stride}")
+    check_route_steps(settings, md_settings, repeats)
     bisp = ~potential.spec.fixed_mask
     deltas = (thetas - potential.theta)[:, bisp]
     n = len(atoms)

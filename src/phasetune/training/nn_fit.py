@@ -17,7 +17,6 @@ energy RMSE in meV/atom and force RMSE in eV/Å against the teacher, per phase.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -25,15 +24,15 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..engine.calculators import AtomEnergyEvaluator, ForceEvaluator
-from ..errors import ConfigError, PotentialError
+from ..errors import PotentialError
 from ..potentials.linear import DescriptorSpec, LinearPotential, PairPotential
 from ..potentials.mliap import ACTIVATIONS, NNPotential, build_network, read_descriptor
 from ..potentials.registry import load_potential
 from ..structures.crystals import crystal
+from ..yamlconfig import load_yaml_model, resolve_path
 
 Activation = Literal["linear", "sigmoid", "tanh", "relu"]
 assert set(ACTIVATIONS) == {"linear", "sigmoid", "tanh", "relu"}
@@ -108,35 +107,16 @@ class NNFitSpec(_Strict):
     name: str = "nn"
 
 
-def _format(err: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-                     for e in err.errors())
-
-
 def load_nn_fit_spec(path: str | Path) -> NNFitSpec:
     """Read and validate a ``train-nn`` YAML; relative paths resolve against its directory."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"train-nn file not found: {path}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        spec = NNFitSpec.model_validate(raw or {})
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {_format(exc)}",
-                          "see examples/potentials/Mo_nn/train.yaml") from exc
+    spec = load_yaml_model(path, NNFitSpec, "train-nn", "examples/potentials/Mo_nn/train.yaml")
     base = path.parent
-
-    def resolve(p: Path) -> Path:
-        return p if p.is_absolute() else Path(os.path.normpath(base / p))
-
-    spec.output = resolve(spec.output)
+    spec.output = resolve_path(spec.output, base)
     if spec.descriptor is not None:
-        spec.descriptor = resolve(spec.descriptor)
+        spec.descriptor = resolve_path(spec.descriptor, base)
     if not spec.teacher.startswith("lammps:"):
-        spec.teacher = str(resolve(Path(spec.teacher)))
+        spec.teacher = str(resolve_path(Path(spec.teacher), base))
     return spec
 
 

@@ -44,14 +44,13 @@ by the tangent D-DOS of a ``descriptors.tangent`` archive (``route: tangent``, `
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import ConfigError
+from ..yamlconfig import load_yaml_model, resolve_path
 
 
 class _Strict(BaseModel):
@@ -187,28 +186,10 @@ class TuneSpec(_Strict):
     name: str | None = None
 
 
-def _format(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"{loc}: {e['msg']}")
-    return "; ".join(lines)
-
-
 def load_tune_spec(path: str | Path) -> TuneSpec:
     """Read and validate a tune YAML; relative paths resolve against its directory."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"tune file not found: {path}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        spec = TuneSpec.model_validate(raw or {})
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {_format(exc)}",
-                          "see the example in phasetune.tuning.spec") from exc
+    spec = load_yaml_model(path, TuneSpec, "tune", "the example in phasetune.tuning.spec")
     at_pressure = [t.pressure() is not None for t in spec.targets]
     if any(at_pressure) and not all(at_pressure):
         k = at_pressure.index(False)
@@ -225,23 +206,22 @@ def load_tune_spec(path: str | Path) -> TuneSpec:
         raise ConfigError(f"{path}: archives: at least one archive is needed for route "
                           f"{spec.route}", "list the D-DOS archives holding the phases")
     base = path.parent
-    spec.archives = [_resolve(a, base) for a in spec.archives]
+    spec.archives = [resolve_path(a, base) for a in spec.archives]
     if spec.reweight is not None:
         rw = spec.reweight
-        rw.phases = {k: _resolve(v, base) for k, v in rw.phases.items()}
-        rw.anchors = {k: _resolve(v, base) for k, v in rw.anchors.items()}
+        rw.phases = {k: resolve_path(v, base) for k, v in rw.phases.items()}
+        rw.anchors = {k: resolve_path(v, base) for k, v in rw.anchors.items()}
         unknown = sorted(set(rw.anchors) - set(rw.phases))
         if unknown:
             raise ConfigError(f"{path}: reweight.anchors names phases {unknown} that are not "
                               "in reweight.phases")
-    spec.tangent.frames = {k: _resolve(v, base) for k, v in spec.tangent.frames.items()}
+    spec.tangent.frames = {k: resolve_path(v, base) for k, v in spec.tangent.frames.items()}
     if spec.regulariser.training is not None:
-        spec.regulariser.training = _resolve(spec.regulariser.training, base)
-    spec.output = _resolve(spec.output, base)
+        spec.regulariser.training = resolve_path(spec.regulariser.training, base)
+    spec.output = resolve_path(spec.output, base)
     if not spec.potential.startswith("lammps:"):
-        spec.potential = str(_resolve(Path(spec.potential), base))
+        spec.potential = str(resolve_path(Path(spec.potential), base))
     return spec
 
 
-def _resolve(path: Path, base: Path) -> Path:
-    return path if path.is_absolute() else Path(os.path.normpath(base / path))
+
