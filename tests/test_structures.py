@@ -51,3 +51,21 @@ def test_cell_size_check_names_minimum_cells():
         check_cell_size(crystal("bcc", "Mo", volume=15.9, cells=1), 4.6)
     check_cell_size(crystal("bcc", "Mo", volume=15.9, cells=2), 4.6)
     assert set(STRUCTURES) >= {"bcc", "fcc", "hcp", "a15"}
+
+
+@pytest.mark.parametrize("structure,cells,n_peaks,perfect", [
+    ("bcc", 3, 6, 1.0), ("fcc", 2, 4, 1.0), ("a15", 2, 3, 0.25)])
+def test_bragg_reference_of_bravais_and_a15(structure, cells, n_peaks, perfect):
+    """The first Bragg shell of BCC ({110}), FCC ({111}) and A15 ({200}, where S(G)/N is 1/4 of
+    a Bravais lattice's): the perfect crystal's relative order is 1, a liquid-like random
+    configuration's is O(1/N)."""
+    import numpy as np
+
+    from phasetune.structures.order import bragg_order, bragg_reference
+
+    atoms = crystal(structure, "Mo", volume=15.9, cells=cells)
+    kvectors, own = bragg_reference(atoms.positions, np.array(atoms.cell))
+    assert len(kvectors) == n_peaks and own == pytest.approx(perfect, rel=1e-9)
+    rng = np.random.default_rng(0)
+    random = rng.uniform(size=atoms.positions.shape) @ np.array(atoms.cell)
+    assert bragg_order(random, kvectors) / own < 0.2

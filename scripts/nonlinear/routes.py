@@ -33,7 +33,7 @@ ARCHIVE = OUT / "mo_nn_tangent.h5"
 T = 800.0
 VOLUME = 15.9
 PHASES = {"bcc": ("bcc", 3), "a15": ("a15", 2)}
-SIZES = (0.003, 0.01, 0.03)
+SIZES = (0.003, 0.01, 0.03, 0.1)
 """|δθ|/|θ0| of the perturbations."""
 SEED = 2026
 

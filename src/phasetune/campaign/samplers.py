@@ -20,7 +20,7 @@ from ..engine.session import Engine
 from ..errors import CrystalMeltedError, LiquidCrystallisedError, PhasetuneError
 from ..model import HarmonicReference
 from ..structures.crystals import nearest_neighbour_distance, pair_distances
-from ..structures.order import bragg_order, bragg_vectors
+from ..structures.order import bragg_order, bragg_reference
 
 EnergyFn = Callable[[np.ndarray, np.ndarray], float]
 """(positions (N, 3) Å, D (N_D,)) → reference energy per atom above E0, eV/atom."""
@@ -259,8 +259,8 @@ class KineticSampler:
         self.masses = md.atoms.get_masses()
         self.n_atoms = len(self.masses)
         self.omega_bar = harmonic.reference.omega_bar
-        self.wave_vectors = bragg_vectors(harmonic.reference.positions,
-                                          np.array(md.atoms.cell), 0.5)
+        self.wave_vectors, self.perfect_order = bragg_reference(
+            harmonic.reference.positions, np.array(md.atoms.cell), 0.5)
         self.engine.commands([f"timestep {timestep!r}", "fix pt_nve all nve",
                               "thermo_style custom step pe", "thermo_modify norm no"])
         self._setup_done = False
@@ -319,7 +319,7 @@ class KineticSampler:
             self.run(self.stride)
             u, k = self.potential(), self.kinetic()
             x = self.engine.positions()
-            order = bragg_order(x, self.wave_vectors)
+            order = bragg_order(x, self.wave_vectors) / self.perfect_order
             low, high = min(low, order), max(high, order)
             d, reason = checked_descriptors(self.evaluator, self.check, x)
             if reason is not None:

@@ -2,7 +2,7 @@
 
 Example (units: K, GPa, Å³/atom, steps)::
 
-    potential: lammps:Mo_Chen_PRM2017
+    potential: lammps:Mo_Chen_PRM2017   # lammps:NAME or a path (relative to this file)
     structure: bcc            # a prototype of structures.crystals (or structure_file: POSCAR)
     element: Mo               # default: the potential's only element
     volume: 15.9              # Å³/atom (or lattice_constant: Å)
@@ -27,6 +27,7 @@ import yaml
 
 from ..constants import GPA_TO_EV_PER_A3
 from ..errors import ConfigError
+from ..yamlconfig import resolve_path
 from .sampling import SamplingSettings
 
 REQUIRED = ("potential", "temperature", "out")
@@ -94,6 +95,9 @@ def load_config(path: str | Path) -> SampleConfig:
     out = Path(values["out"])
     if not out.is_absolute():
         out = path.parent / out
+    potential = str(values["potential"])
+    if not potential.startswith("lammps:") and not Path(potential).is_absolute():
+        values["potential"] = str(resolve_path(Path(potential), path.parent))
     if values["structure_file"] and not Path(values["structure_file"]).is_absolute():
         values["structure_file"] = str(path.parent / values["structure_file"])
     return SampleConfig(values, out, pressure, settings)

@@ -33,7 +33,7 @@ from ..errors import CrystalMeltedError, PhasetuneError
 from ..harmonic.reference import describe
 from ..potentials.linear import PairPotential
 from ..structures.crystals import check_cell_size
-from ..structures.order import bragg_order, bragg_vectors
+from ..structures.order import bragg_order, bragg_reference
 from ..ti.barostat import BarostatMD, NPTSettings
 from ..ti.checkpoint import fingerprint
 from ..ti.md import CoupledMD, MDSettings, lammps_seed
@@ -206,7 +206,7 @@ def _sample(atoms: Atoms, pair: PairPotential, spec: Any, store: FrameStore, out
             stop_after_chunks: int | None) -> FrameStore:
     t = store.temperature
     where = f"{describe(atoms)} at {t:g} K ({store.ensemble} frames)"
-    kvectors = bragg_vectors(atoms.positions, np.array(atoms.cell))
+    kvectors, perfect = bragg_reference(atoms.positions, np.array(atoms.cell))
     reference_cell = np.array(atoms.cell)
     state = store.state
     start = atoms
@@ -224,8 +224,8 @@ def _sample(atoms: Atoms, pair: PairPotential, spec: Any, store: FrameStore, out
                 run.reseed(_chunk_seed(seed, 0))
                 for _ in range(settings.equilibration // settings.stride):
                     run.advance(settings.stride)
-                    _check_order(run.engine.positions(), run.cell(), reference_cell, kvectors,
-                                 where, run.md.step)
+                    _check_order(run.engine.positions(), run.cell(), reference_cell,
+                                 (kvectors, perfect), where, run.md.step)
         else:
             run.set_state(state["positions"], state["velocities"])
             chunk = int(state["chunk"])
@@ -238,7 +238,7 @@ def _sample(atoms: Atoms, pair: PairPotential, spec: Any, store: FrameStore, out
             for _ in range(n):
                 run.advance(settings.stride)
                 b, u, v, cell, x = run.frame()
-                _check_order(x, cell, reference_cell, kvectors, where, run.md.step)
+                _check_order(x, cell, reference_cell, (kvectors, perfect), where, run.md.step)
                 rows.append((b, u, v, cell, x))
             step0 = int(store.step[-1]) if store.n_frames else 0
             store.append(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
@@ -262,11 +262,14 @@ def _sample(atoms: Atoms, pair: PairPotential, spec: Any, store: FrameStore, out
 
 
 def _check_order(positions: np.ndarray, cell: np.ndarray, reference_cell: np.ndarray,
-                 kvectors: np.ndarray, where: str, step: int) -> None:
-    """Refuse a frame whose Bragg order fell below MELTED_ORDER (the crystal melted)."""
-    order = bragg_order(scaled_to(positions, cell, reference_cell), kvectors)
+                 bragg: tuple[np.ndarray, float], where: str, step: int) -> None:
+    """Refuse a frame whose Bragg order (relative to the perfect crystal's, ``bragg`` =
+    (vectors, perfect order)) fell below MELTED_ORDER (the crystal melted)."""
+    kvectors, perfect = bragg
+    order = bragg_order(scaled_to(positions, cell, reference_cell), kvectors) / perfect
     if order < MELTED_ORDER:
         raise CrystalMeltedError(
-            f"{where}: the Bragg order S(G)/N fell to {order:.2f} (< {MELTED_ORDER}) at step "
-            f"{step}: the crystal melted or transformed; no frames are usable beyond it",
+            f"{where}: the Bragg order S(G)/S_perfect(G) fell to {order:.2f} "
+            f"(< {MELTED_ORDER}) at step {step}: the crystal melted or transformed; no frames "
+            "are usable beyond it",
             "sample at a lower temperature (or a pressure where this phase is stable)")

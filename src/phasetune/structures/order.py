@@ -47,15 +47,22 @@ def structure_factor(positions: np.ndarray, kvectors: np.ndarray) -> np.ndarray:
     return np.abs(rho) ** 2 / len(positions)
 
 
+MIN_PEAK = 0.05
+"""S(G)/N below which a window holds no Bragg peak (a liquid or a disordered reference)."""
+
+
 def bragg_vectors(positions: np.ndarray, cell: np.ndarray, threshold: float = 0.9) -> np.ndarray:
     """The first Bragg peaks of a crystal (positions (N, 3) Å, e.g. a perfect lattice): the
-    cell's reciprocal vectors in :data:`K_WINDOW` where S(G)/N ≥ ``threshold``, shortest shell
-    only, (n_G, 3) Å⁻¹ (the 6 {110} vectors of BCC, one of each ±G pair)."""
+    cell's reciprocal vectors in :data:`K_WINDOW` where S(G)/N ≥ ``threshold`` × the strongest
+    peak there (1 for a Bravais lattice, 0.25 for A15), shortest shell only, (n_G, 3) Å⁻¹ (the 6
+    {110} vectors of BCC, one of each ±G pair)."""
     positions = np.asarray(positions, dtype=float)
     cell = np.asarray(cell, dtype=float)
     a = volume_per_atom(cell, len(positions)) ** (1.0 / 3.0)
     k = reciprocal_vectors(cell, K_WINDOW[0] / a, K_WINDOW[1] / a)
-    peaks = k[structure_factor(positions, k) / len(positions) >= threshold]
+    s = structure_factor(positions, k) / len(positions)
+    strongest = float(s.max()) if len(s) else 0.0
+    peaks = k[s >= threshold * strongest] if strongest >= MIN_PEAK else k[:0]
     if not len(peaks):
         raise PhasetuneError("the reference structure has no Bragg peak in the first-shell "
                              "window", "give a crystal (bcc, fcc, hcp, …) as the reference")
@@ -67,3 +74,11 @@ def bragg_order(positions: np.ndarray, kvectors: np.ndarray) -> float:
     """Mean S(G)/N over a reference crystal's Bragg vectors: ≈ e^{−G²⟨u²⟩/3} for that crystal,
     O(1/N) when it has melted."""
     return float(structure_factor(positions, kvectors).mean() / len(positions))
+
+
+def bragg_reference(positions: np.ndarray, cell: np.ndarray,
+                    threshold: float = 0.9) -> tuple[np.ndarray, float]:
+    """(Bragg vectors of a perfect crystal, its own Bragg order there): dividing an order by the
+    second gives 1 for the perfect crystal whatever its structure factor (BCC: 1; A15: 0.25)."""
+    kvectors = bragg_vectors(positions, cell, threshold)
+    return kvectors, bragg_order(positions, kvectors)
