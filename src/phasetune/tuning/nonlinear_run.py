@@ -117,6 +117,7 @@ def run_tune_reweighted(spec: TuneSpec, progress=None) -> NonlinearOutcome:
         if name == next(iter(phases)):
             rounds["k"] += 1
         config = configs[name]
+        frames_dir.mkdir(parents=True, exist_ok=True)
         return sample_frames(config.atoms(potential), potential.with_theta(theta),
                              config.values["temperature"],
                              frames_dir / f"{name}_round{rounds['k']}.h5",
