@@ -182,6 +182,16 @@ class TuneSpec(_Strict):
     route: Literal["score", "cumulant", "reweight", "tangent"] = "score"
     reweight: ReweightSpec | None = None
     tangent: TangentSpec = TangentSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _archives_needed(cls, data):
+        if isinstance(data, dict) and data.get("route", "score") != "reweight" \
+                and not data.get("archives"):
+            raise ValueError(f"archives: at least one archive is needed for route "
+                             f"{data.get('route', 'score')} (the D-DOS archives holding the "
+                             "phases)")
+        return data
     output: Path = Path("tuned")
     name: str | None = None
 
@@ -202,9 +212,6 @@ def load_tune_spec(path: str | Path) -> TuneSpec:
     if spec.route == "reweight" and spec.reweight is None:
         raise ConfigError(f"{path}: route reweight needs a 'reweight:' section",
                           "give reweight: {phases: {NAME: sample.yaml, …}}")
-    if spec.route != "reweight" and not spec.archives:
-        raise ConfigError(f"{path}: archives: at least one archive is needed for route "
-                          f"{spec.route}", "list the D-DOS archives holding the phases")
     base = path.parent
     spec.archives = [resolve_path(a, base) for a in spec.archives]
     if spec.reweight is not None:
