@@ -21,14 +21,15 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "phasetune"
 
 LAYERS = [
-    {"_version", "constants", "errors", "cores", "jsonutil", "atomic", "plots", "progress"},
+    {"_version", "constants", "errors", "cores", "jsonutil", "atomic", "plots", "progress",
+     "yamlconfig"},
     {"conventions"},
     {"model"},
-    {"engine", "potentials", "structures"},
+    {"engine", "potentials", "structures", "nonlinear"},
     {"harmonic"},
     {"campaign", "archive", "scoring"},
     {"estimator", "ti", "testsystems"},
-    {"pressure"},
+    {"pressure", "reweighting", "tangent"},
     {"phases", "training", "tuning", "validation"},
     {"cli", "__main__"},
 ]

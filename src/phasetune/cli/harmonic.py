@@ -7,9 +7,9 @@ import click
 from ..conventions import Conventions
 from ..harmonic.analysis import harmonic_analysis
 from ..progress import is_terminal, progress_bar
+from ..structures.crystals import build_structure
 from .common import emit_json, handle_errors
 from .options import (
-    build_structure,
     potential_option,
     resolve_potential,
     structure_options,

@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import click
-from ase import Atoms
 
-from ..errors import StructureError
 from ..potentials.linear import LinearPotential, PairPotential
 from ..potentials.registry import load_potential
 from ..scoring.score_matching import DEFAULT_DEGREE
-from ..structures.crystals import STRUCTURES, crystal, read_structure
+from ..structures.crystals import STRUCTURES
 
 
 class GreedyOption(click.Option):
@@ -71,26 +69,6 @@ def temperature_option(func: Callable | None = None, *, required: bool = True) -
                              required=required,
                              help="Temperatures in K: -T 300 1000 2000 (or repeat -T).")
     return decorator(func) if func is not None else decorator
-
-
-def build_structure(potential: PairPotential | LinearPotential, structure: str | None,
-                    structure_file: str | None, element: str | None, volume: float | None,
-                    lattice_constant: float | None, cells: tuple[int, ...] | None,
-                    mass: float | None) -> Atoms:
-    """The crystal the structure options describe."""
-    if structure_file:
-        return read_structure(structure_file, mass=mass)
-    if structure is None:
-        raise StructureError("give --structure (a prototype) or --structure-file")
-    if element is None:
-        if len(potential.elements) != 1:
-            raise StructureError("give --element: the potential has several elements")
-        element = potential.elements[0]
-    if cells and len(cells) not in (1, 3):
-        raise StructureError(f"--cells takes one or three integers, got {len(cells)}")
-    reps = (cells[0],) * 3 if len(cells or ()) == 1 else (tuple(cells) or (1, 1, 1))
-    return crystal(structure, element, volume=volume, lattice_constant=lattice_constant,
-                   cells=reps, mass=mass)
 
 
 def resolve_potential(name: str, element: str | None = None) -> PairPotential | LinearPotential:

@@ -8,10 +8,9 @@ from ..constants import GPA_TO_EV_PER_A3
 from ..conventions import Conventions
 from ..errors import PhasetuneError
 from ..progress import resolve_mode
-from ..structures.crystals import STRUCTURES
+from ..structures.crystals import STRUCTURES, build_structure
 from .common import emit_json, handle_errors
 from .options import (
-    build_structure,
     potential_option,
     resolve_potential,
     structure_options,

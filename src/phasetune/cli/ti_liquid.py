@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from ..errors import PhasetuneError
+from ..structures.crystals import build_structure
 from .common import emit_json
-from .options import build_structure
 
 
 def check_liquid_options(method: str, pressure, curve: bool, sweep_to, kappa) -> None:  # noqa: ANN001

@@ -47,7 +47,7 @@ class SampleConfig:
     settings: SamplingSettings
 
     def atoms(self, potential: Any):  # noqa: ANN201 - ase.Atoms
-        from ..cli.options import build_structure
+        from ..structures.crystals import build_structure
 
         v = self.values
         cells = v["cells"]

@@ -181,3 +181,25 @@ def check_cell_size(atoms: Atoms, cutoff: float) -> None:
     raise StructureError(
         f"cell too small for the cutoff: widths {np.round(widths, 3).tolist()} Å, but the "
         f"potential's cutoff is {cutoff:.3f} Å (an atom would see its own image)", hint)
+
+
+def build_structure(potential, structure: str | None,
+                    structure_file: str | None, element: str | None, volume: float | None,
+                    lattice_constant: float | None, cells: tuple[int, ...] | None,
+                    mass: float | None) -> Atoms:
+    """The crystal that structure options describe (a prototype with volume or lattice constant
+    and cells, or a structure file); ``potential`` (anything with ``elements``) supplies the element
+    when it has only one."""
+    if structure_file:
+        return read_structure(structure_file, mass=mass)
+    if structure is None:
+        raise StructureError("give --structure (a prototype) or --structure-file")
+    if element is None:
+        if len(potential.elements) != 1:
+            raise StructureError("give --element: the potential has several elements")
+        element = potential.elements[0]
+    if cells and len(cells) not in (1, 3):
+        raise StructureError(f"--cells takes one or three integers, got {len(cells)}")
+    reps = (cells[0],) * 3 if len(cells or ()) == 1 else (tuple(cells) or (1, 1, 1))
+    return crystal(structure, element, volume=volume, lattice_constant=lattice_constant,
+                   cells=reps, mass=mass)

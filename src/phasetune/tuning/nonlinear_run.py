@@ -27,6 +27,7 @@ from ..reweighting.models import model_for
 from ..reweighting.predict import load_anchor
 from ..reweighting.sampling import sample_frames
 from .nonlinear import (
+    FUNCTION_RIDGE,
     ReweightedPhase,
     ReweightedTune,
     TangentPhase,
@@ -46,6 +47,14 @@ class NonlinearOutcome:
     result: ReweightedTune | TuneResult
     report: dict
     files: dict[str, Path]
+
+
+def function_ridge(spec: TuneSpec) -> float:
+    """The relative ridge of the function-space metric: ``regulariser.ridge`` when the YAML sets
+    it, else :data:`~.nonlinear.FUNCTION_RIDGE` (the 1e-6 default suits the Gram metric of a
+    linear fit, not a network)."""
+    reg = spec.regulariser
+    return reg.ridge if "ridge" in reg.model_fields_set else FUNCTION_RIDGE
 
 
 def nonlinear_targets(spec: TuneSpec, phases: dict, theta0: np.ndarray) -> list[DeltaFTarget]:
@@ -110,7 +119,7 @@ def run_tune_reweighted(spec: TuneSpec, progress=None) -> NonlinearOutcome:
                              "give reweight.anchors: {phase: TI.json} for every phase")
     targets = nonlinear_targets(spec, phases, theta0)
     metric = function_metric([p.frames for p in phases.values()], model, theta0,
-                             ridge=spec.regulariser.ridge)
+                             ridge=function_ridge(spec))
     rounds = {"k": 0}
 
     def resample(name: str, theta: np.ndarray):
@@ -162,7 +171,7 @@ def run_tune_tangent(spec: TuneSpec) -> NonlinearOutcome:
     theta0 = tangent.theta0
     targets = nonlinear_targets(spec, phases, theta0)
     metric = function_metric(list(stores.values()), tangent.model, theta0,
-                             ridge=spec.regulariser.ridge) if stores else np.eye(theta0.size)
+                             ridge=function_ridge(spec)) if stores else np.eye(theta0.size)
     before = [t.evaluate(phases, theta0) for t in targets]
     result = fine_tune(phases, theta0, targets, metric, free=np.ones(theta0.size, dtype=bool),
                        max_iter=spec.max_iter)
