@@ -15,6 +15,7 @@ import argparse
 import time
 
 import numpy as np
+from timing import best_time
 
 from phasetune.conventions import Conventions
 from phasetune.cores import available_cores
@@ -22,16 +23,6 @@ from phasetune.estimator.store import load_estimators
 
 TARGET_US = 10.0
 PERTURBATION = 1e-3
-
-
-def best(fn, repeats: int = 2) -> float:
-    """Best wall time of ``repeats`` calls, s."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -68,7 +59,7 @@ def time_phase(name: str, est, n_models: int, temps: np.ndarray, repeats: int,
     n = n_models * temps.size
 
     def per_point(threads: int | None = None, gradient: bool = False) -> float:
-        return 1e6 * best(lambda: est.predict(thetas, temps, threads=threads,
+        return 1e6 * best_time(lambda: est.predict(thetas, temps, threads=threads,
                                               gradient=gradient), repeats) / n
 
     est.set_joint_reference(None)

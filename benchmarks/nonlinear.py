@@ -20,23 +20,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import best_time
 
 REPO = Path(__file__).resolve().parents[1]
+REPEATS = 3
+"""Calls timed per figure (the best is kept)."""
 sys.path.insert(0, str(REPO / "src"))
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    """Smallest wall time of ``repeats`` calls, s."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(n_frames: int) -> None:
@@ -57,13 +49,14 @@ def main(n_frames: int) -> None:
               "linear": (LinearModel(30, snap.beta0()), snap.theta)}
     rows = {}
     for name, (model, theta) in models.items():
-        t_e = best_of(lambda m=model, th=theta: m.energies(frames, th))
-        t_g = best_of(lambda m=model, th=theta: m.energies_and_gradients(frames, th))
+        t_e = best_time(lambda m=model, th=theta: m.energies(frames, th), REPEATS)
+        t_g = best_time(lambda m=model, th=theta: m.energies_and_gradients(frames, th),
+                        REPEATS)
         step = theta * (1 + 1e-3 * rng.normal(size=theta.size))
-        t_rw = best_of(lambda m=model, th=theta, s=step: reweight(frames, th, s, m, 800.0,
-                                                                    flags=True))
+        t_rw = best_time(lambda m=model, th=theta, s=step: reweight(frames, th, s, m, 800.0,
+                                                                      flags=True), REPEATS)
         spec = tangent_spec(nn if name == "network" else snap)
-        t_tan = best_of(lambda sp=spec: sp.descriptors(frames[:200])) / 200
+        t_tan = best_time(lambda sp=spec: sp.descriptors(frames[:200]), REPEATS) / 200
         rows[name] = {"P": model.n_params, "energies frames/s": n_frames / t_e,
                       "energies+gradients frames/s": n_frames / t_g,
                       f"reweight ms/model ({n_frames} frames)": 1e3 * t_rw,

@@ -27,6 +27,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from timing import best_time
 
 from phasetune.archive.legacy import import_descriptordos
 from phasetune.cores import available_cores
@@ -50,16 +51,6 @@ def models(theta: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """(n, N_D) random relative perturbations θ(1 + 10⁻³ξ), ξ ~ N(0, 1), eV per feature unit."""
     rng = np.random.default_rng(seed)
     return theta * (1.0 + PERTURBATION * rng.standard_normal((n, theta.size)))
-
-
-def best_time(fn, repeats: int) -> float:
-    """Best wall time of ``repeats`` calls, s."""
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def peak_traced(fn) -> float:
