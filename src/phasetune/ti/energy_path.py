@@ -40,7 +40,7 @@ from .api import _check_temperatures, harmonic_reference
 from .basin import BasinGuard
 from .checkpoint import Checkpoint
 from .md import U_END, U_START, U_THETA, CoupledMD, MDSettings, check_route_steps, lammps_seed
-from .result import RepeatRecord, TIResult, convention_variants
+from .result import PointColumns, RepeatRecord, TIResult, convention_variants
 from .stats import gauss_legendre, summarize_series
 from .theta_path import end_point_difference
 
@@ -202,7 +202,7 @@ class EnergyPathPoint:
 
 
 @dataclass
-class EnergyPathResult:
+class EnergyPathResult(PointColumns):
     """F(U_1) − F(U_0) per atom over temperatures, and F(U_1) when U_0's absolute TI is given.
 
     Attributes:
@@ -225,19 +225,10 @@ class EnergyPathResult:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def temperatures(self) -> np.ndarray:
-        """(n_T,) K."""
-        return np.array([p.temperature for p in self.points])
-
-    @property
     def delta_F(self) -> np.ndarray:
-        """(n_T,) F(U_1) − F(U_0), eV/atom (Gauss–Legendre when run, else the ends)."""
+        """(n_T,) F(U_1) − F(U_0), eV/atom (Gauss–Legendre when run, else the ends; σ in
+        :attr:`sigma`)."""
         return np.array([p.delta_F for p in self.points])
-
-    @property
-    def sigma(self) -> np.ndarray:
-        """(n_T,) standard errors of :attr:`delta_F`, eV/atom."""
-        return np.array([p.sigma for p in self.points])
 
     def end_free_energy(self) -> list[dict] | None:
         """F(U_1) per temperature from the anchor: F^{(3−3/N)}(U_1) = F^{(3−3/N)}(U_0) + δF
