@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import PotentialError
 from .linear import DescriptorSpec, PairPotential, _is_number, checked_theta
-from .snap_files import SNAP_PARAM_DEFAULTS, SnapParams, _content_lines
+from .snap_files import SNAP_PARAM_DEFAULTS, SnapParams, _content_lines, _header_comments
 
 ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu")
 """Activation functions of the LAMMPS nn model (sigmoid is 1/(1 + e^−x), relu max(0, x))."""
@@ -398,17 +398,6 @@ def read_model(path: str | Path, n_descriptors: int | None = None, n_elements: i
     return arch, scale0, scale1, params
 
 
-def _header_comments(path: Path) -> tuple[str, ...]:
-    out = []
-    for raw in path.read_text().splitlines():
-        s = raw.strip()
-        if s.startswith("#"):
-            out.append(s)
-        elif s:
-            break
-    return tuple(out)
-
-
 def load_nn(model_path: str | Path, descriptor_path: str | Path,
             fixed_style: tuple[str, ...] = (), fixed_coeffs: tuple = (),
             elements: tuple[str, ...] | None = None, name: str | None = None,
@@ -424,7 +413,7 @@ def load_nn(model_path: str | Path, descriptor_path: str | Path,
     arch, s0, s1, params = read_model(model_path, spec.n_bispectrum, len(spec.elements))
     name = name or model_path.name.removesuffix(".model").removesuffix(".mliap")
     pot = NNPotential(name, spec, arch, s0, s1, params, model_path.parent, None,
-                      _header_comments(model_path))
+                      tuple(_header_comments(model_path)))
     if original is None:
         style, coeffs = pot._commands(str(model_path.resolve()), str(descriptor_path.resolve()))
         original = PairPotential(name, spec.elements, style, coeffs,
