@@ -14,9 +14,13 @@ of every route built on this interface (its gradient is Σ_i B_i, independent of
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from ..errors import PotentialError
+from ..potentials.linear import DescriptorSpec, LinearPotential
+from ..potentials.mliap import NNPotential
 
 
 @runtime_checkable
@@ -67,3 +71,42 @@ class LinearModel:
         b = np.asarray(descriptors, dtype=float)
         grad = b.sum(axis=1)
         return b.shape[1] * self.beta0 + grad @ np.asarray(theta, dtype=float), grad
+
+
+def model_for(potential: Any) -> tuple[DescriptorModel, np.ndarray]:
+    """(model, θ0) of a potential: its :class:`DescriptorModel` and its own parameters (P,).
+
+    The one place a phasetune potential becomes a model evaluated on stored per-atom
+    descriptors: a single-element linear (or quadratic) SNAP potential gives a
+    :class:`LinearModel` (θ: the bispectrum block, β0 from the file; a θ-independent overlay such
+    as ZBL is not part of the descriptors and cancels in U_θ − U_θ0), an ML-IAP nn potential its
+    :class:`~phasetune.nonlinear.network.NetworkModel` (torch, the ``nn`` extra).
+
+    Raises:
+        PotentialError: a multi-element linear SNAP, or a potential with no descriptor model.
+    """
+    if isinstance(potential, LinearPotential):
+        if len(potential.elements) != 1:
+            raise PotentialError(f"{potential.name} has {len(potential.elements)} elements; "
+                                 "the non-linear routes handle one element",
+                                 "use a single-element SNAP potential")
+        bisp = ~potential.spec.fixed_mask
+        model = LinearModel(potential.spec.n_block, potential.beta0())
+        return model, np.asarray(potential.theta[bisp], dtype=float)
+    if isinstance(potential, NNPotential):
+        from .network import NetworkModel
+
+        return NetworkModel(potential), np.asarray(potential.theta, dtype=float)
+    raise PotentialError(f"{getattr(potential, 'name', type(potential).__name__)} has no "
+                         "descriptor model",
+                         "give a linear SNAP potential or an ML-IAP nn potential "
+                         "(pip install 'phasetune[nn]')")
+
+
+def descriptor_spec(potential: Any) -> DescriptorSpec:
+    """The SNAP descriptors (``compute sna/atom``) a potential's model is evaluated on."""
+    spec = getattr(potential, "spec", None)
+    if not isinstance(spec, DescriptorSpec):
+        raise PotentialError(f"{getattr(potential, 'name', potential)!r} has no SNAP "
+                             "descriptor specification", "give a SNAP or ML-IAP potential")
+    return spec

@@ -27,8 +27,9 @@ from ase import Atoms
 from ..engine.calculators import SNA_ID, descriptor_pair_commands, sna_compute_command
 from ..engine.session import Engine
 from ..errors import PotentialError
-from ..potentials.linear import DescriptorSpec
-from .model import DescriptorModel
+from ..potentials.linear import DescriptorSpec, LinearPotential
+from ..potentials.mliap import NNPotential
+from .model import DescriptorModel, model_for
 
 R_LABEL = "r = E(θ0)/N - θ0·J"
 
@@ -242,32 +243,19 @@ def tangent_spec(potential) -> TangentSpec:
     or a single-element linear SNAP potential (then J = D exactly and r = β0: the analytic test
     of the route).
     """
-    from ..potentials.linear import LinearPotential
-
-    if isinstance(potential, LinearPotential):
-        if potential.spec.has_fixed or potential.spec.quadratic:
-            raise PotentialError(f"tangent descriptors of {potential.name}: plain linear SNAP "
-                                 "only (no overlay, not quadratic)")
-        from .model import LinearModel
-
-        model = LinearModel(potential.spec.n_block, potential.beta0())
-        theta0 = np.asarray(potential.theta, dtype=float)
-        base = potential.spec
-        scale0, scale1 = np.zeros(model.n_descriptors), np.ones(model.n_descriptors)
-    else:
-        try:
-            from ..potentials.mliap import NNPotential
-            from .network import NetworkModel
-        except ImportError as exc:  # pragma: no cover - the nn route is not installed
-            raise PotentialError(f"tangent descriptors need the nn route ({exc})",
-                                 "pip install 'phasetune[nn]'") from exc
-        if not isinstance(potential, NNPotential):
-            raise PotentialError(f"{potential.name} is neither an ML-IAP nn nor a SNAP potential",
-                                 "give an .mliap nn file (descriptors.tangent)")
-        model = NetworkModel(potential)
-        theta0 = np.asarray(potential.theta, dtype=float)
-        base = potential.spec
+    if isinstance(potential, LinearPotential) and (potential.spec.has_fixed
+                                                   or potential.spec.quadratic):
+        raise PotentialError(f"tangent descriptors of {potential.name}: plain linear SNAP only "
+                             "(no overlay, not quadratic)")
+    if not isinstance(potential, LinearPotential | NNPotential):
+        raise PotentialError(f"{potential.name} is neither an ML-IAP nn nor a SNAP potential",
+                             "give an .mliap nn file (descriptors.tangent)")
+    model, theta0 = model_for(potential)
+    base = potential.spec
+    if isinstance(potential, NNPotential):
         scale0, scale1 = potential.scale0[0], potential.scale1[0]
+    else:
+        scale0, scale1 = np.zeros(model.n_descriptors), np.ones(model.n_descriptors)
     probe = np.random.default_rng(0).normal(size=(4, 6, model.n_descriptors))
     probe = scale0 + scale1 * probe
     constant, values = constant_parameters(model, probe, theta0)
@@ -275,18 +263,19 @@ def tangent_spec(potential) -> TangentSpec:
     r = energy / probe.shape[1] - grad @ theta0 / probe.shape[1]
     constant_r = float(r[0]) if np.allclose(r, r[0], rtol=0, atol=1e-12) \
         and not base.has_fixed else None
-    digest = hashlib.sha256(architecture(potential).encode())
-    digest.update(theta0.tobytes())
     return TangentSpec(base=base, model=model, theta0=theta0, constant=constant,
                        constant_values=values, name=potential.name,
-                       model_sha256=digest.hexdigest(), constant_r=constant_r)
+                       model_sha256=model_sha256(potential, theta0), constant_r=constant_r)
 
 
-def architecture(potential) -> str:
-    """What a tangent archive requires of a potential besides θ: its descriptors and, for a
-    network, its architecture and input scales (one string, hashed into the archive)."""
+def model_sha256(potential, theta0: np.ndarray) -> str:
+    """The hash a tangent archive records of its model: what it requires of a potential besides
+    θ (its descriptors and, for a network, its architecture and input scales) and the expansion
+    point θ0 (P,)."""
     parts = [repr(sorted(potential.spec.as_dict().items()))]
-    if hasattr(potential, "architecture"):
+    if isinstance(potential, NNPotential):
         parts += [potential.architecture.net_line(), potential.scale0.tobytes().hex(),
                   potential.scale1.tobytes().hex()]
-    return "\n".join(parts)
+    digest = hashlib.sha256("\n".join(parts).encode())
+    digest.update(np.asarray(theta0, dtype=float).tobytes())
+    return digest.hexdigest()

@@ -18,10 +18,9 @@ import numpy as np
 from ..constants import GPA_TO_EV_PER_A3
 from ..errors import PhasetuneError
 from ..estimator.anchors import anchor_from_ti
-from ..nonlinear.model import DescriptorModel, LinearModel
+from ..nonlinear.model import DescriptorModel, LinearModel, descriptor_spec, model_for
 from ..potentials.linear import DESCRIPTOR_KEYS
 from .estimator import DEFAULT_MIN_ESS, ReweightResult, reweight
-from .models import descriptor_spec, model_for
 from .store import FrameStore, read_frames
 
 

@@ -31,6 +31,7 @@ from ..constants import GPA_TO_EV_PER_A3
 from ..engine.calculators import sna_compute_command
 from ..errors import CrystalMeltedError, PhasetuneError
 from ..harmonic.reference import describe
+from ..nonlinear.model import descriptor_spec, model_for
 from ..potentials.linear import PairPotential
 from ..structures.crystals import check_cell_size
 from ..structures.order import bragg_order, bragg_reference
@@ -38,7 +39,6 @@ from ..ti.barostat import BarostatMD, NPTSettings
 from ..ti.checkpoint import fingerprint
 from ..ti.md import CoupledMD, MDSettings, lammps_seed
 from ..ti.npt import check_pressure, scaled_to, site_reference
-from .models import descriptor_spec, model_for
 from .store import FrameStore, read_frames, write_frames
 
 SNA_ID = "pt_sna"
@@ -145,7 +145,7 @@ def sample_frames(atoms: Atoms, potential: Any, temperature: float, out: str | P
         atoms: the crystal (``structures.crystals.crystal``), its cell fixed for NVT, the start
             for NPT.
         potential: a LinearPotential (or any potential with ``spec``, ``pair_potential`` and a
-            :func:`~phasetune.reweighting.models.model_for` model).
+            :func:`~phasetune.nonlinear.model.model_for` model).
         temperature: K.
         out: the frame store; an existing incomplete store of the same run is resumed, a
             complete one returned as is, one of another run refused.

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import EstimatorError
 from ..estimator.ddos import DDOSEstimator
-from ..nonlinear.tangent import TangentSpec, architecture
+from ..nonlinear.tangent import TangentSpec, model_sha256
 from .curvature import DEFAULT_TOLERANCE, Curvature, curvature
 
 FRAME_T_TOL = 0.5
@@ -45,11 +45,7 @@ def spec_for(record: dict, potential, where: str = "archive") -> TangentSpec:
         raise EstimatorError(f"{potential.name} has {own.theta0.size} parameters, the {where} "
                              f"was expanded in {theta0.size}",
                              "use a potential of the archive's architecture")
-    import hashlib
-
-    digest = hashlib.sha256(architecture(potential).encode())
-    digest.update(theta0.tobytes())
-    if digest.hexdigest() != record["model_sha256"]:
+    if model_sha256(potential, theta0) != record["model_sha256"]:
         raise EstimatorError(f"{potential.name}: architecture, input scales or descriptors differ "
                              f"from the {where}'s model", "use a potential written from the "
                              "archive's model (NNPotential.with_theta)")

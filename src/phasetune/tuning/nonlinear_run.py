@@ -21,9 +21,9 @@ import numpy as np
 
 from ..errors import PhasetuneError
 from ..jsonutil import to_jsonable
+from ..nonlinear.model import model_for
 from ..potentials.registry import load_potential
 from ..reweighting.config import load_config
-from ..reweighting.models import model_for
 from ..reweighting.predict import load_anchor
 from ..reweighting.sampling import sample_frames
 from .nonlinear import (
