@@ -33,25 +33,15 @@ def command(config, route, as_json) -> None:
         say = None if as_json else click.echo
         outcome = run_tune_reweighted(spec, progress=say) if spec.route == "reweight" \
             else run_tune_tangent(spec)
-        report = {**outcome.report, "files": {k: str(v) for k, v in outcome.files.items()}}
-        if as_json:
-            emit_json(report)
-        else:
-            rounds = f" after {report['rounds']} round(s)" if "rounds" in report else ""
-            click.echo(f"{report['message']}; |Δθ|/|θ| = {report['relative_theta_change']:.3e}"
-                       f"{rounds}")
-            for row in report["targets"]:
-                click.echo(f"  {row['target']}: residual {1e3 * row['residual_before_eV']:.3f}"
-                           f" → {1e3 * row['residual_after_eV']:.3f} meV/atom")
-            for key, path in report["files"].items():
-                click.echo(f"  {key}: {path}")
-        sys.exit(0 if outcome.result.converged else 3)
-    outcome = run_tune(spec)
+    else:
+        outcome = run_tune(spec)
     report = {**outcome.report, "files": {k: str(v) for k, v in outcome.files.items()}}
     if as_json:
         emit_json(report)
     else:
-        click.echo(f"{report['message']}; |Δθ|/|θ| = {report['relative_theta_change']:.3e}")
+        rounds = f" after {report['rounds']} round(s)" if "rounds" in report else ""
+        click.echo(f"{report['message']}; |Δθ|/|θ| = {report['relative_theta_change']:.3e}"
+                   f"{rounds}")
         for row in report["targets"]:
             click.echo(f"  {row['target']}: residual {1e3 * row['residual_before_eV']:.3f} → "
                        f"{1e3 * row['residual_after_eV']:.3f} meV/atom")
