@@ -56,8 +56,8 @@ def test_tune_reweighted_reaches_an_exact_target_by_resampling():
     metric = function_metric([p.frames for p in phases.values()], model, theta0)
     calls = []
 
-    def resample(name, theta):
-        calls.append(name)
+    def resample(name, theta, k):
+        calls.append((name, k))
         return gen[name].frames(theta)
 
     out = tune_reweighted(phases, theta0, [target], metric, resample=resample, max_rounds=10,
@@ -66,6 +66,8 @@ def test_tune_reweighted_reaches_an_exact_target_by_resampling():
     exact = pa.free_energy(out.theta) - pb.free_energy(out.theta)
     assert exact == pytest.approx(-0.1, abs=1e-3)
     assert len(out.rounds) > 1 and calls  # the ESS guard forced at least one re-sampling
+    # both phases re-sampled once between consecutive rounds, rounds numbered from 1
+    assert calls == [(n, k) for k in range(1, len(out.rounds)) for n in ("a", "b")]
     # without re-sampling the same target stops at the edge of what θ0's frames cover
     stuck = tune_reweighted({n: ReweightedPhase(n, g.frames(theta0), model, 0.0)
                              for n, g in gen.items()}, theta0, [target], metric,

@@ -187,7 +187,8 @@ class ReweightedTune:
 
 
 def tune_reweighted(phases: dict[str, ReweightedPhase], theta0: np.ndarray, targets: list,
-                    metric: np.ndarray, *, resample: Callable[[str, np.ndarray], object] | None,
+                    metric: np.ndarray, *,
+                    resample: Callable[[str, np.ndarray, int], object] | None,
                     max_rounds: int = 4, max_iter: int = 6, sigma_target: float = 1e-5,
                     progress: Callable[[str], None] | None = None) -> ReweightedTune:
     """Gauss–Newton rounds on reweighted phases, re-sampling between rounds (module doc).
@@ -197,7 +198,8 @@ def tune_reweighted(phases: dict[str, ReweightedPhase], theta0: np.ndarray, targ
         theta0: (P,) the original parameters (the regulariser's centre).
         targets: ΔF / transition targets (:mod:`.targets`) at the frames' temperature.
         metric: (P, P) M, e.g. :func:`function_metric`.
-        resample: (phase name, θ) → a frame store of θ (MD); None stops after one round.
+        resample: (phase name, θ, round k ≥ 1) → a frame store of θ (MD); None stops after one
+            round.
         max_rounds: re-sampling rounds.
         max_iter: Gauss–Newton iterations per round.
     """
@@ -224,7 +226,7 @@ def tune_reweighted(phases: dict[str, ReweightedPhase], theta0: np.ndarray, targ
         if np.allclose(covered, start, rtol=0, atol=1e-14):
             message = f"no covered step in round {k}: {result.message}"
             break
-        phases = {name: ph.rebased(resample(name, covered), covered)
+        phases = {name: ph.rebased(resample(name, covered, k + 1), covered)
                   for name, ph in phases.items()}
         start = covered
     else:

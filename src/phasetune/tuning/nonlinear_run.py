@@ -120,18 +120,13 @@ def run_tune_reweighted(spec: TuneSpec, progress=None) -> NonlinearOutcome:
     targets = nonlinear_targets(spec, phases, theta0)
     metric = function_metric([p.frames for p in phases.values()], model, theta0,
                              ridge=function_ridge(spec))
-    rounds = {"k": 0}
 
-    def resample(name: str, theta: np.ndarray):
-        if name == next(iter(phases)):
-            rounds["k"] += 1
+    def resample(name: str, theta: np.ndarray, k: int):
         config = configs[name]
         frames_dir.mkdir(parents=True, exist_ok=True)
         return sample_frames(config.atoms(potential), potential.with_theta(theta),
-                             config.values["temperature"],
-                             frames_dir / f"{name}_round{rounds['k']}.h5",
-                             settings=config.settings,
-                             seed=int(config.values["seed"]) + 1000 * rounds["k"])
+                             config.values["temperature"], frames_dir / f"{name}_round{k}.h5",
+                             settings=config.settings, seed=int(config.values["seed"]) + 1000 * k)
 
     before = [t.evaluate(phases, theta0) for t in targets]
     result = tune_reweighted(phases, theta0, targets, metric, resample=resample,
