@@ -140,14 +140,6 @@ class TangentSpec:
     def sha256(self) -> str:
         return hashlib.sha256(repr(sorted(self.as_dict().items())).encode()).hexdigest()
 
-    def compatible_with(self, other) -> str | None:
-        """None when ``other`` computes the same tangent descriptors, else the difference."""
-        if not isinstance(other, TangentSpec):
-            return "tangent descriptors vs SNAP descriptors"
-        if self.model_sha256 != other.model_sha256:
-            return "another tangent model (architecture or θ0)"
-        return self.base.compatible_with(other.base)
-
     # -- descriptors ---------------------------------------------------------------------------
     def evaluator(self, atoms: Atoms, engine: Engine | None = None) -> TangentEvaluator:
         """The evaluator of these descriptors on configurations of ``atoms``."""

@@ -195,17 +195,6 @@ class NNPotential:
                            theta.reshape(self.params.shape).copy(), self.source, None,
                            self.comments)
 
-    def layer_arrays(self, element: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(weights (n_l, n_{l−1}), biases (n_l,)) of each layer of one element."""
-        out, start = [], 0
-        sizes = (self.n_descriptors, *self.architecture.layers)
-        for i, count in enumerate(layer_param_counts(self.n_descriptors,
-                                                     self.architecture.layers)):
-            block = self.params[element, start:start + count].reshape(sizes[i + 1], sizes[i] + 1)
-            out.append((block[:, 1:], block[:, 0]))
-            start += count
-        return out
-
     # -- files -----------------------------------------------------------------------------
     def write(self, directory: str | Path, stem: str) -> dict[str, Path]:
         """Write ``stem.mliap.model``, ``stem.mliap.descriptor`` and a ``stem.mliap`` include
